@@ -1,0 +1,1 @@
+"""Who may do what: users and roles, the OAuth 2 authorization server, consents, audit."""

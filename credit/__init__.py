@@ -1,0 +1,1 @@
+"""The credit model: features, training, evaluation, scoring, registry, monitoring."""

@@ -1,0 +1,1 @@
+"""The platform core and web host of the SME financing data-service platform."""

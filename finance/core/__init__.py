@@ -1,0 +1,1 @@
+"""Foundations every package builds on: settings, database, errors, reference tables."""

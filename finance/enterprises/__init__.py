@@ -1,0 +1,1 @@
+"""The enterprise registry, keyed by Unified Social Credit Code (USCC)."""

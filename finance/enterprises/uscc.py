@@ -1,0 +1,50 @@
+"""Unified Social Credit Code (统一社会信用代码), GB 32100-2015.
+
+18 characters from ``0123456789ABCDEFGHJKLMNPQRTUWXY``: registration authority (1),
+entity type (1), GB/T 2260 division (6), organisation code (9), check character (1)
+computed mod 31 with weights 3^i mod 31. python-stdnum does the check.
+"""
+
+from __future__ import annotations
+
+from stdnum.cn import uscc as _uscc
+from stdnum.exceptions import ValidationError
+
+from finance.core.errors import Invalid
+
+ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def uscc_problem(code: str) -> str | None:
+    """Why ``code`` is not a valid USCC, or None when it is.
+
+    Only the canonical form is accepted (no spaces or separators, upper case) so the
+    registry never holds two spellings of one enterprise.
+    """
+    if len(code) != 18:
+        return f"USCC must be 18 characters, got {len(code)}"
+    if not code[:8].isdigit():
+        return "USCC characters 1-8 (authority, type and division code) must be digits"
+    bad = sorted({c for c in code[8:] if c not in ALPHABET})
+    if bad:
+        return f"USCC contains characters outside the GB 32100 alphabet: {''.join(bad)}"
+    try:
+        _uscc.validate(code)
+    except ValidationError:
+        return f"USCC check character is wrong (expected {_uscc.calc_check_digit(code[:17])})"
+    return None
+
+
+def validate_uscc(code: str) -> str:
+    problem = uscc_problem(code)
+    if problem is not None:
+        raise Invalid(problem, uscc=code)
+    return code
+
+
+def with_check_character(first17: str) -> str:
+    return first17 + _uscc.calc_check_digit(first17)
+
+
+def division_code(code: str) -> str:
+    return code[2:8]

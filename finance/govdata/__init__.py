@@ -1,0 +1,1 @@
+"""The government data hub: data categories, their tables and read services."""

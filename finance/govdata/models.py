@@ -1,0 +1,102 @@
+"""One typed table per data category, built from the category registry.
+
+Every row carries its lineage: source department, ingestion batch, ingestion time and
+the as-of date the department stated for its extract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeEngine
+
+from finance.core.db import Base
+from finance.core.types import BigIntPK, UTCDateTime
+from finance.govdata.categories import CATEGORIES, Category, Kind
+from finance.govdata.categories import Column as ColumnSpec
+
+LINEAGE_COLUMNS = ("source_department", "batch_id", "ingested_at", "as_of_date")
+
+
+def _sql_type(spec: ColumnSpec) -> TypeEngine[Any]:
+    match spec.kind:
+        case Kind.TEXT | Kind.ENUM | Kind.ID_NUMBER | Kind.DIVISION | Kind.INDUSTRY:
+            if spec.kind is Kind.TEXT and (spec.max_length or 0) > 255:
+                return Text()
+            length = spec.max_length or {Kind.ID_NUMBER: 18, Kind.DIVISION: 6}.get(spec.kind, 32)
+            return String(length)
+        case Kind.INT | Kind.MONEY:
+            return BigInteger()
+        case Kind.DATE | Kind.MONTH:
+            return Date()
+        case Kind.BOOL:
+            return Boolean()
+    raise ValueError(f"no SQL type for {spec.kind}")
+
+
+def _build(category: Category) -> Table:
+    key_columns = set(category.key)
+    columns: list[Column[Any]] = [
+        Column("id", BigIntPK, primary_key=True, autoincrement=True),
+        Column(
+            "uscc",
+            String(18),
+            ForeignKey("enterprises.uscc", ondelete="CASCADE"),
+            nullable=False,
+        ),
+    ]
+    for spec in category.columns:
+        # Key columns are never NULL so the unique key really is unique; an absent optional
+        # key part is stored as the empty string.
+        nullable = not spec.required and spec.name not in key_columns
+        columns.append(Column(spec.db_name, _sql_type(spec), nullable=nullable))
+    columns += [
+        Column("source_department", String(64), nullable=False),
+        Column(
+            "batch_id",
+            BigInteger().with_variant(Integer(), "sqlite"),
+            ForeignKey("ingest_batches.id"),
+            nullable=False,
+        ),
+        Column("ingested_at", UTCDateTime, nullable=False),
+        Column("as_of_date", Date, nullable=False),
+    ]
+    key_db = [category.column(name).db_name for name in category.key]
+    constraints: list[UniqueConstraint | Index] = [
+        UniqueConstraint("uscc", *key_db, name=f"uq_{category.table_name}_natural_key")
+    ]
+    # Reads are "one enterprise, a date range": the natural key serves them when it starts
+    # with the date column; otherwise the date needs its own index.
+    if category.key[0] != category.date_column:
+        constraints.append(
+            Index(f"ix_{category.table_name}_uscc_date", "uscc", category.date_column)
+        )
+    return Table(
+        category.table_name,
+        Base.metadata,
+        *columns,
+        *constraints,
+        comment=f"{category.zh} / {category.en} ({category.department})",
+    )
+
+
+DATA_TABLES: Mapping[str, Table] = MappingProxyType({c.name: _build(c) for c in CATEGORIES})
+
+
+def data_table(category: str) -> Table:
+    return DATA_TABLES[category]

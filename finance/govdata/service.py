@@ -1,0 +1,323 @@
+"""Reading department data: one enterprise's records by category and date range, and a
+profile of headline figures across categories."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import Table, and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from finance.core.errors import Invalid, NotFound
+from finance.enterprises.schemas import mask_id_number
+from finance.enterprises.service import get_enterprise, to_out
+from finance.govdata.categories import CATEGORIES, REGISTRY, Category, Kind
+from finance.govdata.models import data_table
+from finance.govdata.schemas import CategoryOut, ColumnOut, RecordsPage
+
+MAX_PAGE = 1000
+
+
+def describe(category: Category) -> CategoryOut:
+    return CategoryOut(
+        name=category.name,
+        scope=category.scope,
+        zh=category.zh,
+        en=category.en,
+        department=category.department,
+        department_zh=category.department_zh,
+        period=category.period.value,
+        date_column=category.date_column,
+        key=list(category.key),
+        sensitivity=category.sensitivity.value,
+        description=category.description,
+        columns=[
+            ColumnOut(
+                name=c.db_name,
+                kind=c.kind.value,
+                zh=c.zh,
+                en=c.en,
+                required=c.required,
+                choices=[choice.code for choice in c.choices] or None,
+            )
+            for c in category.columns
+        ],
+    )
+
+
+def category_or_404(name: str) -> Category:
+    category = REGISTRY.get(name)
+    if category is None:
+        raise NotFound(
+            f"unknown data category {name!r}", known_categories=[c.name for c in CATEGORIES]
+        )
+    return category
+
+
+def _encode_cursor(day: dt.date, row_id: int) -> str:
+    raw = json.dumps([day.isoformat(), row_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.date, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        day, row_id = json.loads(base64.urlsafe_b64decode(padded))
+        return dt.date.fromisoformat(day), int(row_id)
+    except (ValueError, TypeError) as exc:
+        raise Invalid("cursor is not one this API issued", cursor=cursor) from exc
+
+
+def _public_row(category: Category, row: dict[str, Any]) -> dict[str, Any]:
+    for column in category.columns:
+        if column.kind is Kind.ID_NUMBER and row.get(column.db_name):
+            row[column.db_name] = mask_id_number(row[column.db_name])
+    return row
+
+
+def read_records(
+    session: Session,
+    uscc: str,
+    category_name: str,
+    *,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> RecordsPage:
+    """Records of one category for one enterprise, oldest first, ``date_from`` and
+    ``date_to`` inclusive, in pages linked by an opaque cursor."""
+    category = category_or_404(category_name)
+    get_enterprise(session, uscc)
+    if date_from and date_to and date_from > date_to:
+        raise Invalid("date_from is after date_to", date_from=date_from, date_to=date_to)
+    limit = max(1, min(limit, MAX_PAGE))
+    table = data_table(category.name)
+    day = table.c[category.date_column]
+    query = select(table).where(table.c.uscc == uscc)
+    if date_from is not None:
+        query = query.where(day >= date_from)
+    if date_to is not None:
+        query = query.where(day <= date_to)
+    if cursor is not None:
+        last_day, last_id = _decode_cursor(cursor)
+        query = query.where(or_(day > last_day, and_(day == last_day, table.c.id > last_id)))
+    rows = session.execute(query.order_by(day, table.c.id).limit(limit + 1)).mappings().all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [_public_row(category, dict(row)) for row in rows]
+    next_cursor = _encode_cursor(rows[-1][category.date_column], rows[-1]["id"]) if more else None
+    return RecordsPage(
+        uscc=uscc,
+        category=category.name,
+        date_from=date_from,
+        date_to=date_to,
+        items=items,
+        next_cursor=next_cursor,
+    )
+
+
+def _months_back(as_of: dt.date, months: int) -> dt.date:
+    """The first day of the month ``months`` before the month of ``as_of``."""
+    index = as_of.year * 12 + as_of.month - 1 - months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _window_sums(
+    session: Session, table: Table, uscc: str, as_of: dt.date, columns: Iterable[str]
+) -> dict[str, Any]:
+    """Sums over the last 12 months and the 12 before them, for monthly categories."""
+    recent_start, prior_start = _months_back(as_of, 11), _months_back(as_of, 23)
+    period = table.c.period
+    parts = []
+    for name in columns:
+        column = table.c[name]
+        parts.append(func.sum(case((period >= recent_start, column), else_=0)).label(name))
+        parts.append(
+            func.sum(case((period < recent_start, column), else_=0)).label(f"{name}_prior_12m")
+        )
+    row = (
+        session.execute(
+            select(*parts).where(table.c.uscc == uscc, period >= prior_start, period <= as_of)
+        )
+        .mappings()
+        .one()
+    )
+    return {
+        (key if key.endswith("_prior_12m") else f"{key}_12m"): int(value or 0)
+        for key, value in row.items()
+    }
+
+
+def _latest(
+    session: Session, table: Table, uscc: str, as_of: dt.date, columns: Iterable[str]
+) -> dict[str, Any]:
+    row = (
+        session.execute(
+            select(table.c.period, *(table.c[c] for c in columns))
+            .where(table.c.uscc == uscc, table.c.period <= as_of)
+            .order_by(table.c.period.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return (
+        {"latest_period": None}
+        if row is None
+        else {"latest_period": row["period"], **{f"latest_{c}": row[c] for c in columns}}
+    )
+
+
+def _tax(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+    table = data_table("tax")
+    sums = _window_sums(
+        session, table, uscc, as_of, ["vat_paid_fen", "cit_paid_fen", "iit_withheld_fen"]
+    )
+    latest = _latest(session, table, uscc, as_of, ["arrears_fen", "credit_rating"])
+    return {**sums, **latest}
+
+
+def _social(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+    table = data_table("social_insurance")
+    latest = _latest(session, table, uscc, as_of, ["insured_employees", "arrears_fen"])
+    year_ago = session.scalar(
+        select(table.c.insured_employees).where(
+            table.c.uscc == uscc, table.c.period == _months_back(as_of, 12)
+        )
+    )
+    return {**latest, "insured_employees_12m_ago": year_ago}
+
+
+def _housing(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+    table = data_table("housing_fund")
+    return {
+        **_window_sums(session, table, uscc, as_of, ["amount_fen"]),
+        **_latest(session, table, uscc, as_of, ["contributors"]),
+    }
+
+
+def _utilities(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+    table = data_table("utilities")
+    return {
+        **_window_sums(session, table, uscc, as_of, ["electricity_kwh", "water_m3"]),
+        **_latest(session, table, uscc, as_of, ["overdue_bills_fen"]),
+    }
+
+
+def _customs(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+    return _window_sums(
+        session, data_table("customs"), uscc, as_of, ["import_value_fen", "export_value_fen"]
+    )
+
+
+def _judicial(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+    table = data_table("judicial")
+    adverse = table.c.role.in_(("defendant", "respondent"))
+    row = (
+        session.execute(
+            select(
+                func.count().label("cases"),
+                func.sum(case((adverse, 1), else_=0)).label("cases_as_defendant"),
+                func.sum(case((and_(adverse, table.c.status != "closed"), 1), else_=0)).label(
+                    "open_cases_as_defendant"
+                ),
+                func.sum(case((table.c.case_type == "enforcement", 1), else_=0)).label(
+                    "enforcement_cases"
+                ),
+                func.max(case((table.c.dishonest_debtor, 1), else_=0)).label("dishonest_debtor"),
+            ).where(table.c.uscc == uscc, table.c.filed_on <= as_of)
+        )
+        .mappings()
+        .one()
+    )
+    summary = {key: int(value or 0) for key, value in row.items()}
+    summary["dishonest_debtor"] = bool(summary["dishonest_debtor"])
+    return summary
+
+
+def _penalties(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+    table = data_table("penalties")
+    since = _months_back(as_of, 23)
+    row = (
+        session.execute(
+            select(
+                func.count().label("penalties_24m"),
+                func.coalesce(func.sum(table.c.amount_fen), 0).label("fines_24m_fen"),
+            ).where(table.c.uscc == uscc, table.c.decided_on >= since, table.c.decided_on <= as_of)
+        )
+        .mappings()
+        .one()
+    )
+    return {key: int(value or 0) for key, value in row.items()}
+
+
+def _ip(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+    table = data_table("ip")
+    rows = session.execute(
+        select(table.c.ip_type, func.count())
+        .where(table.c.uscc == uscc, table.c.granted_on <= as_of, table.c.status != "expired")
+        .group_by(table.c.ip_type)
+    ).all()
+    return {f"{ip_type}_held": count for ip_type, count in rows}
+
+
+def _procurement(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+    table = data_table("procurement")
+    since = _months_back(as_of, 23)
+    row = (
+        session.execute(
+            select(
+                func.count().label("awards_24m"),
+                func.coalesce(func.sum(table.c.amount_fen), 0).label("awarded_24m_fen"),
+            ).where(table.c.uscc == uscc, table.c.awarded_on >= since, table.c.awarded_on <= as_of)
+        )
+        .mappings()
+        .one()
+    )
+    return {key: int(value or 0) for key, value in row.items()}
+
+
+def _registration(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+    enterprise = to_out(get_enterprise(session, uscc))
+    age_years = (as_of - enterprise.founded_on).days / 365.25
+    return {**enterprise.model_dump(), "age_years": round(age_years, 1)}
+
+
+_HEADLINES: dict[str, Callable[[Session, str, dt.date], dict[str, Any]]] = {
+    "registration": _registration,
+    "tax": _tax,
+    "social_insurance": _social,
+    "housing_fund": _housing,
+    "utilities": _utilities,
+    "judicial": _judicial,
+    "penalties": _penalties,
+    "customs": _customs,
+    "ip": _ip,
+    "procurement": _procurement,
+}
+
+
+def profile(
+    session: Session,
+    uscc: str,
+    *,
+    as_of: dt.date | None = None,
+    categories: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """Headline figures per category as of a date (default today), limited to
+    ``categories`` when given (the consented ones, for a bank)."""
+    get_enterprise(session, uscc)
+    as_of = as_of or dt.date.today()
+    wanted = list(categories) if categories is not None else list(_HEADLINES)
+    for name in wanted:
+        category_or_404(name)
+    return {
+        "uscc": uscc,
+        "as_of": as_of,
+        "categories": {name: _HEADLINES[name](session, uscc, as_of) for name in wanted},
+    }

@@ -1,0 +1,1 @@
+"""Ingestion of department files (数据归集): validation, upsert, rejection reports."""

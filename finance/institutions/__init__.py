@@ -1,0 +1,1 @@
+"""Financial institutions (banks) that take part in the platform."""

@@ -1,0 +1,12 @@
+"""Imports every model module of every package, so ``Base.metadata`` is complete
+(for Alembic and tests)."""
+
+from finance.core.db import Base
+from finance.enterprises import models as enterprises
+from finance.govdata import models as govdata
+from finance.ingestion import models as ingestion
+from finance.institutions import models as institutions
+from finance.lending import models as lending
+from products import models as products
+
+__all__ = ["Base", "enterprises", "govdata", "ingestion", "institutions", "lending", "products"]

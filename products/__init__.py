@@ -1,0 +1,1 @@
+"""The product catalogue: bank loan products, review workflow, eligibility and matching."""

@@ -1,0 +1,73 @@
+"""Operations endpoints: health, readiness, metrics, request ids, problem details."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from finance.app import create_app
+from finance.core.settings import Settings
+
+
+def test_healthz_and_readyz_at_head(settings: Settings, engine: Engine) -> None:
+    client = TestClient(create_app(settings))
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+
+
+def test_readyz_refuses_when_schema_is_behind(settings: Settings, engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'older'"))
+    response = TestClient(create_app(settings)).get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "migrations head" in response.json()["detail"]
+
+
+def test_request_id_is_echoed_or_generated(settings: Settings, engine: Engine) -> None:
+    client = TestClient(create_app(settings))
+    assert (
+        client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"]
+        == "abc-123"
+    )
+    generated = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert generated.headers["x-request-id"] != "bad id with spaces"
+    assert len(generated.headers["x-request-id"]) == 32
+
+
+def test_metrics_count_requests_by_route(settings: Settings, engine: Engine) -> None:
+    client = TestClient(create_app(settings))
+    client.get("/healthz")
+    client.get("/api/v1/categories/tax")
+    body = client.get("/metrics").text
+    assert 'http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in body
+    assert 'route="/api/v1/categories/{name}"' in body
+    assert "http_request_duration_seconds_bucket" in body
+
+
+def test_errors_are_problem_details(settings: Settings, engine: Engine) -> None:
+    client = TestClient(create_app(settings))
+    missing = client.get("/api/v1/categories/horoscopes")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    body = missing.json()
+    assert body["status"] == 404
+    assert body["type"].endswith("/not-found")
+    assert "tax" in body["known_categories"]
+    assert body["request_id"] == missing.headers["x-request-id"]
+    not_routed = client.get("/nowhere")
+    assert not_routed.status_code == 404
+    assert not_routed.headers["content-type"] == "application/problem+json"
+
+
+def test_internal_data_endpoints_are_off_by_default(settings: Settings, engine: Engine) -> None:
+    client = TestClient(create_app(settings))
+    assert client.get("/api/v1/enterprises").status_code == 404
+    enabled = TestClient(create_app(settings.model_copy(update={"internal_api_enabled": True})))
+    assert enabled.get("/api/v1/enterprises").json() == {
+        "items": [],
+        "next_cursor": None,
+        "total": 0,
+    }

@@ -1,0 +1,1 @@
+"""Celery app, task modules and beat schedule: thin wrappers over the domain packages."""

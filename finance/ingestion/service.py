@@ -331,11 +331,16 @@ def _load_in_transaction(
             result.rows_written += writer.write(
                 checked.accepted, batch_id=batch_id, source=source, ingested_at=now, as_of=as_of
             )
-            note(checked.rejections)
             if bad_lines:
-                note(_bad_line_rejections(bad_lines))
                 result.rows_read += len(bad_lines)
+                note(
+                    pd.concat([checked.rejections, _bad_line_rejections(bad_lines)]).sort_values(
+                        ["line", "column"], kind="stable"
+                    )
+                )
                 bad_lines.clear()
+            else:
+                note(checked.rejections)
             if on_progress is not None:
                 on_progress(result.rows_read, facts.rows_estimate)
         if bad_lines:

@@ -53,7 +53,11 @@ def _build(category: Category) -> Table:
     key_columns = set(category.key)
     columns: list[Column[Any]] = [
         Column("id", BigIntPK, primary_key=True, autoincrement=True),
-        Column(
+        # The registration category is the source of the registry, loaded before its
+        # enterprise rows exist; every other category must name a registered enterprise.
+        Column("uscc", String(18), nullable=False)
+        if category.creates_enterprises
+        else Column(
             "uscc",
             String(18),
             ForeignKey("enterprises.uscc", ondelete="CASCADE"),

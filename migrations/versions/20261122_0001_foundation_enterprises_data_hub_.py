@@ -388,12 +388,6 @@ def upgrade() -> None:
             ["ingest_batches.id"],
             name=op.f("fk_data_registration_batch_id_ingest_batches"),
         ),
-        sa.ForeignKeyConstraint(
-            ["uscc"],
-            ["enterprises.uscc"],
-            name=op.f("fk_data_registration_uscc_enterprises"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_data_registration")),
         sa.UniqueConstraint(
             "uscc",

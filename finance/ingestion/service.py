@@ -1,0 +1,371 @@
+"""Loading a department file into its category table (数据归集).
+
+One file is one batch and one transaction: every valid row is upserted, every refused row
+is written to a rejection report with its line, column and reason, and the batch is
+recorded with its file hash and counts. A file that cannot be read at all (missing,
+wrong type, undecodable, wrong header) loads nothing and is recorded as unreadable.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import getpass
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from finance.core.types import utcnow
+from finance.enterprises.models import Enterprise
+from finance.enterprises.registry import refresh_from_registration
+from finance.govdata.categories import Category, get_category
+from finance.ingestion.models import BatchStatus, IngestBatch
+from finance.ingestion.readers import (
+    BadLine,
+    FileFacts,
+    UnreadableFile,
+    inspect_file,
+    read_chunks,
+    read_header,
+)
+from finance.ingestion.validation import REJECTION_COLUMNS, validate_chunk
+from finance.ingestion.writer import CategoryWriter
+
+DEFAULT_CHUNK_ROWS = 100_000
+
+
+class ExitCode:
+    ALL_ACCEPTED = 0
+    SOME_REFUSED = 1
+    UNREADABLE = 2
+
+
+@dataclass
+class IngestResult:
+    category: str
+    file: Path
+    status: BatchStatus
+    batch_id: int | None = None
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    rows_written: int = 0
+    enterprises_refreshed: int = 0
+    report_path: Path | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        if self.status in (BatchStatus.UNREADABLE, BatchStatus.FAILED):
+            return ExitCode.UNREADABLE
+        return ExitCode.SOME_REFUSED if self.rows_rejected else ExitCode.ALL_ACCEPTED
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "category": self.category,
+            "file": str(self.file),
+            "status": self.status.value,
+            "exit_code": self.exit_code,
+            "batch_id": self.batch_id,
+            "rows_read": self.rows_read,
+            "rows_accepted": self.rows_accepted,
+            "rows_rejected": self.rows_rejected,
+            "rows_written": self.rows_written,
+            "rows_unchanged": self.rows_accepted - self.rows_written,
+            "enterprises_refreshed": self.enterprises_refreshed,
+            "report": str(self.report_path) if self.report_path else None,
+            "rejection_reasons": self.reasons,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def default_report_path(path: Path) -> Path:
+    return path.with_name(path.name + ".rejected.csv")
+
+
+def check_header(category: Category, header: list[str], path: Path) -> None:
+    """Refuse the whole file when its columns are not the category's."""
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    missing = [c for c in category.required_file_columns if c not in header]
+    unexpected = [c for c in header if c not in category.file_columns]
+    problems = []
+    if missing:
+        problems.append(f"missing columns: {', '.join(missing)}")
+    if unexpected:
+        problems.append(f"unexpected columns: {', '.join(unexpected)}")
+    if duplicated:
+        problems.append(f"repeated columns: {', '.join(duplicated)}")
+    if problems:
+        raise UnreadableFile(
+            f"{path}: header does not match category {category.name!r} ("
+            + "; ".join(problems)
+            + f"). Expected: {', '.join(category.file_columns)}"
+        )
+
+
+def _record_unreadable(
+    engine: Engine,
+    category: Category,
+    path: Path,
+    facts: FileFacts | None,
+    *,
+    source: str,
+    as_of: dt.date,
+    ingested_by: str,
+    started: dt.datetime,
+    error: str,
+) -> int:
+    with engine.begin() as connection:
+        batch_id = connection.execute(
+            insert(IngestBatch).returning(IngestBatch.id),
+            {
+                "category": category.name,
+                "source_department": source,
+                "file_name": str(path)[:500],
+                "file_sha256": facts.sha256 if facts else "",
+                "file_bytes": facts.size if facts else 0,
+                "file_format": facts.format if facts else path.suffix.lstrip(".")[:16],
+                "encoding": facts.encoding if facts else None,
+                "as_of_date": as_of,
+                "ingested_by": ingested_by,
+                "started_at": started,
+                "finished_at": utcnow(),
+                "status": BatchStatus.UNREADABLE.value,
+                "error": error,
+            },
+        ).scalar_one()
+    return int(batch_id)
+
+
+def _bad_line_rejections(bad_lines: list[BadLine]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "line": [b.line for b in bad_lines],
+            "column": "",
+            "value": "",
+            "reason": [f"malformed line: {b.reason}" for b in bad_lines],
+        },
+        columns=REJECTION_COLUMNS,
+    )
+
+
+def _known_usccs(connection: Connection) -> set[str]:
+    return set(connection.execute(select(Enterprise.uscc)).scalars())
+
+
+def ingest_file(
+    engine: Engine,
+    category_name: str,
+    path: Path,
+    *,
+    as_of: dt.date | None = None,
+    source: str | None = None,
+    ingested_by: str | None = None,
+    report_path: Path | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> IngestResult:
+    """Validate and load one file of ``category_name``.
+
+    ``on_progress(rows_done, rows_expected)`` is called after each chunk. Raises KeyError
+    for an unknown category; every problem with the file itself is in the result.
+    """
+    category = get_category(category_name)
+    clock = time.perf_counter()
+    started = utcnow()
+    as_of = as_of or dt.date.today()
+    source = source or category.department
+    ingested_by = ingested_by or getpass.getuser()
+    path = Path(path)
+    report = report_path or default_report_path(path)
+    result = IngestResult(category=category.name, file=path, status=BatchStatus.RUNNING)
+    facts: FileFacts | None = None
+    try:
+        facts = inspect_file(path)
+        header = read_header(facts)
+        check_header(category, header, path)
+        _load(
+            engine,
+            category,
+            facts,
+            header,
+            result,
+            report,
+            as_of,
+            source,
+            ingested_by,
+            started,
+            on_progress,
+            chunk_rows,
+        )
+    except UnreadableFile as exc:
+        result.status = BatchStatus.UNREADABLE
+        result.error = str(exc)
+        result.rows_accepted = result.rows_written = result.enterprises_refreshed = 0
+        result.report_path = None
+        if report.exists() and report_path is None:
+            report.unlink()
+        result.batch_id = _record_unreadable(
+            engine,
+            category,
+            path,
+            facts,
+            source=source,
+            as_of=as_of,
+            ingested_by=ingested_by,
+            started=started,
+            error=str(exc),
+        )
+    result.seconds = time.perf_counter() - clock
+    return result
+
+
+def _load(
+    engine: Engine,
+    category: Category,
+    facts: FileFacts,
+    header: list[str],
+    result: IngestResult,
+    report: Path,
+    as_of: dt.date,
+    source: str,
+    ingested_by: str,
+    started: dt.datetime,
+    on_progress: Callable[[int, int], None] | None,
+    chunk_rows: int,
+) -> None:
+    partial = report.with_name(report.name + ".partial")
+    try:
+        _load_in_transaction(
+            engine,
+            category,
+            facts,
+            header,
+            result,
+            report,
+            partial,
+            as_of,
+            source,
+            ingested_by,
+            started,
+            on_progress,
+            chunk_rows,
+        )
+    finally:
+        if partial.exists():
+            partial.unlink()
+
+
+def _load_in_transaction(
+    engine: Engine,
+    category: Category,
+    facts: FileFacts,
+    header: list[str],
+    result: IngestResult,
+    report: Path,
+    partial: Path,
+    as_of: dt.date,
+    source: str,
+    ingested_by: str,
+    started: dt.datetime,
+    on_progress: Callable[[int, int], None] | None,
+    chunk_rows: int,
+) -> None:
+    absent = [c for c in category.file_columns if c not in header]
+    bad_lines: list[BadLine] = []
+    seen_keys: dict[str, int] = {}
+    reasons: dict[str, int] = {}
+    refused_lines = 0
+    with engine.begin() as connection, partial.open("w", newline="", encoding="utf-8") as out:
+        rejection_csv = csv.writer(out)
+        rejection_csv.writerow(REJECTION_COLUMNS)
+        batch_id = int(
+            connection.execute(
+                insert(IngestBatch).returning(IngestBatch.id),
+                {
+                    "category": category.name,
+                    "source_department": source,
+                    "file_name": str(facts.path)[:500],
+                    "file_sha256": facts.sha256,
+                    "file_bytes": facts.size,
+                    "file_format": facts.format,
+                    "encoding": facts.encoding,
+                    "as_of_date": as_of,
+                    "ingested_by": ingested_by,
+                    "started_at": started,
+                    "status": BatchStatus.RUNNING.value,
+                },
+            ).scalar_one()
+        )
+        result.batch_id = batch_id
+        known = None if category.creates_enterprises else _known_usccs(connection)
+        writer = CategoryWriter(connection, category)
+        now = utcnow()
+
+        def note(rejections: pd.DataFrame) -> None:
+            nonlocal refused_lines
+            if rejections.empty:
+                return
+            refused_lines += rejections["line"].nunique()
+            rejection_csv.writerows(rejections.itertuples(index=False, name=None))
+            generic = rejections["reason"].str.replace(r"line \d+", "line N", regex=True)
+            for reason, count in generic.value_counts().items():
+                reasons[str(reason)] = reasons.get(str(reason), 0) + int(count)
+
+        for chunk in read_chunks(facts, header, chunk_rows, bad_lines):
+            for name in absent:
+                chunk[name] = ""
+            checked = validate_chunk(
+                chunk, category, known_usccs=known, seen_keys=seen_keys, latest=as_of
+            )
+            result.rows_read += checked.rows_read
+            result.rows_accepted += len(checked.accepted)
+            result.rows_written += writer.write(
+                checked.accepted, batch_id=batch_id, source=source, ingested_at=now, as_of=as_of
+            )
+            if bad_lines:
+                result.rows_read += len(bad_lines)
+                note(
+                    pd.concat([checked.rejections, _bad_line_rejections(bad_lines)]).sort_values(
+                        ["line", "column"], kind="stable"
+                    )
+                )
+                bad_lines.clear()
+            else:
+                note(checked.rejections)
+            if on_progress is not None:
+                on_progress(result.rows_read, facts.rows_estimate)
+        if bad_lines:
+            note(_bad_line_rejections(bad_lines))
+            result.rows_read += len(bad_lines)
+        result.rows_rejected = refused_lines
+        if category.creates_enterprises and result.rows_written:
+            result.enterprises_refreshed = refresh_from_registration(connection, batch_id, now)
+        result.status = BatchStatus.PARTIAL if refused_lines else BatchStatus.LOADED
+        result.reasons = dict(sorted(reasons.items(), key=lambda item: -item[1]))
+        result.report_path = report if refused_lines else None
+        connection.execute(
+            update(IngestBatch)
+            .where(IngestBatch.id == batch_id)
+            .values(
+                finished_at=utcnow(),
+                status=result.status.value,
+                rows_read=result.rows_read,
+                rows_accepted=result.rows_accepted,
+                rows_rejected=result.rows_rejected,
+                rows_written=result.rows_written,
+                report_path=str(report) if refused_lines else None,
+            )
+        )
+    if refused_lines:
+        os.replace(partial, report)
+    elif report.exists():
+        report.unlink()

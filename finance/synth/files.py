@@ -16,7 +16,7 @@ import pyarrow.csv as pa_csv
 
 from finance.govdata.categories import REGISTRY, Category
 from finance.synth.departments import Observed
-from finance.synth.province import BoolArray, IntArray, Province
+from finance.synth.province import BoolArray, Province
 
 MONEY = pa.decimal128(20, 2)
 # Amounts of ten million yuan or more are written in whole yuan: ingestion checks "at most
@@ -25,7 +25,7 @@ WHOLE_YUAN_FROM_FEN = 1_000_000_000
 CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="none")
 
 
-def money(fen: IntArray, missing: BoolArray | None = None) -> pa.Array:
+def money(fen: npt.ArrayLike, missing: BoolArray | None = None) -> pa.Array:
     """Integer fen as a two-decimal yuan column, built straight from the unscaled integers."""
     fen = np.asarray(fen, dtype=np.int64)
     fen = np.ascontiguousarray(np.where(np.abs(fen) >= WHOLE_YUAN_FROM_FEN, np.round(fen, -2), fen))
@@ -157,7 +157,8 @@ def department_tables(province: Province, observed: Observed) -> dict[str, pa.Ta
 
 
 def _uscc(province: Province, events: pd.DataFrame) -> npt.NDArray[np.str_]:
-    return province.enterprises.uscc[events["enterprise"].to_numpy()]
+    codes: npt.NDArray[np.str_] = province.enterprises.uscc[events["enterprise"].to_numpy()]
+    return codes
 
 
 def _judicial(province: Province, cases: pd.DataFrame) -> pa.Table:

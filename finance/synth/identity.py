@@ -117,4 +117,7 @@ def birth_dates(
     """Legal representatives aged 22 to 55 when they founded the enterprise."""
     ages_days = rng.integers(22 * 365, 55 * 365, len(founded_on))
     latest = np.datetime64(dt.date(2004, 12, 31), "D")
-    return np.minimum(founded_on - ages_days.astype("timedelta64[D]"), latest)
+    births: npt.NDArray[np.datetime64] = np.minimum(
+        founded_on - ages_days.astype("timedelta64[D]"), latest
+    )
+    return births

@@ -22,6 +22,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, Engine, Table, insert, select
 
 from finance.core import migrate
+from finance.core.db import Base
 from finance.govdata.categories import CATEGORIES, REGISTRY
 from finance.ingestion.service import IngestResult, ingest_file
 from finance.institutions.models import Bank
@@ -86,7 +87,8 @@ def generate(config: SynthConfig) -> SyntheticProvince:
 
 
 def _dates_text(values: pd.Series) -> pd.Series:
-    return values.dt.strftime("%Y-%m-%d").fillna("")
+    text: pd.Series = values.dt.strftime("%Y-%m-%d").fillna("")
+    return text
 
 
 def write(
@@ -178,6 +180,10 @@ def load(
     return summary
 
 
+def _table_of(model: type[Base]) -> Table:
+    return Base.metadata.tables[model.__tablename__]
+
+
 def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     for start in range(0, len(rows), INSERT_BATCH):
         yield rows[start : start + INSERT_BATCH]
@@ -214,9 +220,8 @@ def _insert_book(
     unless this seed's loans are already there (a re-load changes nothing)."""
     book = synthetic.book
     seed = synthetic.config.seed
-    banks_table = Bank.__table__
-    products_table = LoanProduct.__table__
-    assert isinstance(banks_table, Table) and isinstance(products_table, Table)
+    banks_table = _table_of(Bank)
+    products_table = _table_of(LoanProduct)
     bank_ids = _existing(connection, banks_table, book.banks["code"])
     new_banks = book.banks[~book.banks["code"].isin(bank_ids)]
     if len(new_banks):
@@ -239,34 +244,35 @@ def _insert_book(
     product_ids = _existing(connection, products_table, book.products["code"])
     new_products = book.products[~book.products["code"].isin(product_ids)]
     if len(new_products):
-        rows = [
+        product_rows: list[dict[str, Any]] = [
             {
-                "bank_id": bank_ids[p.bank_code],
-                "code": p.code,
-                "name": p.name,
-                "guarantee": p.guarantee,
-                "min_amount_fen": int(p.min_amount_fen),
-                "max_amount_fen": int(p.max_amount_fen),
-                "min_term_months": int(p.min_term_months),
-                "max_term_months": int(p.max_term_months),
-                "rate_min_pct": Decimal(str(p.rate_min_pct)),
-                "rate_max_pct": Decimal(str(p.rate_max_pct)),
-                "target_sizes": p.target_sizes,
+                "bank_id": bank_ids[p["bank_code"]],
+                **{k: p[k] for k in ("code", "name", "guarantee", "target_sizes")},
+                **{
+                    k: int(p[k])
+                    for k in (
+                        "min_amount_fen",
+                        "max_amount_fen",
+                        "min_term_months",
+                        "max_term_months",
+                    )
+                },
+                "rate_min_pct": Decimal(str(p["rate_min_pct"])),
+                "rate_max_pct": Decimal(str(p["rate_max_pct"])),
                 "status": "published",
                 "synthetic": True,
             }
-            for p in new_products.itertuples()
+            for p in new_products.to_dict("records")
         ]
         product_ids.update(
             zip(
                 new_products["code"],
-                _insert_returning_ids(connection, products_table, rows),
+                _insert_returning_ids(connection, products_table, product_rows),
                 strict=True,
             )
         )
-        summary.products = len(rows)
-    truth_table = SyntheticLoanTruth.__table__
-    assert isinstance(truth_table, Table)
+        summary.products = len(product_rows)
+    truth_table = _table_of(SyntheticLoanTruth)
     already = connection.execute(
         select(truth_table.c.loan_id).where(truth_table.c.seed == seed).limit(1)
     ).first()
@@ -298,9 +304,8 @@ def _insert_book(
             strict=True,
         )
     ]
-    applications_table = LoanApplication.__table__
-    loans_table = Loan.__table__
-    assert isinstance(applications_table, Table) and isinstance(loans_table, Table)
+    applications_table = _table_of(LoanApplication)
+    loans_table = _table_of(Loan)
     application_ids = dict(
         zip(
             applications["ref"],
@@ -308,42 +313,31 @@ def _insert_book(
             strict=True,
         )
     )
-    loans = book.loans
+    loans = book.loans.assign(
+        application_id=book.loans["application_ref"].map(application_ids),
+        bank_id=book.loans["bank_code"].map(bank_ids),
+        product_id=book.loans["product_code"].map(product_ids),
+    )
+    dates = {
+        name: _day(loans[name])
+        for name in ("disbursed_on", "maturity_on", "defaulted_on", "settled_on")
+    }
     loan_rows = [
         {
-            "application_id": application_ids[ref],
-            "uscc": uscc,
-            "bank_id": bank_ids[bank],
-            "product_id": product_ids[product],
-            "amount_fen": int(amount),
-            "term_months": int(term),
-            "rate_pct": Decimal(f"{rate:.2f}"),
-            "guarantee": guarantee,
-            "disbursed_on": disbursed,
-            "maturity_on": maturity,
-            "status": status,
-            "defaulted_on": defaulted,
-            "settled_on": settled,
-            "max_days_past_due": int(dpd),
+            "application_id": int(loan["application_id"]),
+            "uscc": loan["uscc"],
+            "bank_id": int(loan["bank_id"]),
+            "product_id": int(loan["product_id"]),
+            "amount_fen": int(loan["amount_fen"]),
+            "term_months": int(loan["term_months"]),
+            "rate_pct": Decimal(f"{loan['rate_pct']:.2f}"),
+            "guarantee": loan["guarantee"],
+            **{name: values[index] for name, values in dates.items()},
+            "status": loan["status"],
+            "max_days_past_due": int(loan["max_days_past_due"]),
             "synthetic": True,
         }
-        for ref, uscc, bank, product, amount, term, rate, guarantee, disbursed, maturity, status, defaulted, settled, dpd in zip(
-            loans["application_ref"],
-            loans["uscc"],
-            loans["bank_code"],
-            loans["product_code"],
-            loans["amount_fen"],
-            loans["term_months"],
-            loans["rate_pct"],
-            loans["guarantee"],
-            _day(loans["disbursed_on"]),
-            _day(loans["maturity_on"]),
-            loans["status"],
-            _day(loans["defaulted_on"]),
-            _day(loans["settled_on"]),
-            loans["max_days_past_due"],
-            strict=True,
-        )
+        for index, loan in enumerate(loans.to_dict("records"))
     ]
     loan_ids = _insert_returning_ids(connection, loans_table, loan_rows)
     truth_rows = [

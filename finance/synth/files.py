@@ -43,10 +43,24 @@ def dates(days: npt.NDArray[np.datetime64]) -> pa.Array:
     return pa.array(text, mask=np.isnat(days))
 
 
+def text(values: npt.ArrayLike, mapping: dict[str, str] | None = None) -> pa.Array:
+    """A string column from many values with few distinct ones (optionally relabelled):
+    each distinct value is converted once and the column is gathered by index."""
+    codes, uniques = pd.factorize(np.asarray(values).ravel())
+    distinct = [str(u) for u in uniques]
+    if mapping is not None:
+        distinct = [mapping[u] for u in distinct]
+    return pa.array(distinct, pa.string()).take(pa.array(codes))
+
+
+def gather(values: npt.NDArray[np.str_], index: npt.NDArray[np.intp]) -> pa.Array:
+    """Per-enterprise strings repeated per row: converted once, gathered by index."""
+    return pa.array(values.tolist(), pa.string()).take(pa.array(index))
+
+
 def labels(category: Category, column: str, codes: npt.ArrayLike) -> pa.Array:
     """Enum codes as their Chinese labels (the form departments write)."""
-    zh = {choice.code: choice.zh for choice in category.column(column).choices}
-    return pa.array(pd.Series(np.asarray(codes)).map(zh).to_numpy(dtype=object))
+    return text(codes, {choice.code: choice.zh for choice in category.column(column).choices})
 
 
 def _table(category: Category, columns: dict[str, pa.Array | npt.ArrayLike]) -> pa.Table:
@@ -65,10 +79,12 @@ def _monthly(
 ) -> dict[str, pa.Array | npt.ArrayLike]:
     """uscc and period for every (enterprise, month) of the window, enterprise-major."""
     months = province.months[province.window]
-    count = int(rows.sum())
+    usccs = pa.array(province.enterprises.uscc[rows].tolist(), pa.string())
+    count = len(usccs)
+    periods = pa.array(np.datetime_as_string(months, unit="M").tolist(), pa.string())
     return {
-        "uscc": np.repeat(province.enterprises.uscc[rows], len(months)),
-        "period": np.tile(np.datetime_as_string(months, unit="M"), count),
+        "uscc": usccs.take(pa.array(np.repeat(np.arange(count), len(months)))),
+        "period": periods.take(pa.array(np.tile(np.arange(len(months)), count))),
         **columns,
     }
 
@@ -95,7 +111,7 @@ def department_tables(province: Province, observed: Observed) -> dict[str, pa.Ta
                     "iit_withheld": money(flat(o.iit)),
                     "other_paid": money(flat(o.other_tax)),
                     "arrears": money(flat(o.tax_arrears)),
-                    "credit_rating": flat(o.credit_rating),
+                    "credit_rating": text(flat(o.credit_rating)),
                 },
             ),
         ),
@@ -156,9 +172,8 @@ def department_tables(province: Province, observed: Observed) -> dict[str, pa.Ta
     return tables
 
 
-def _uscc(province: Province, events: pd.DataFrame) -> npt.NDArray[np.str_]:
-    codes: npt.NDArray[np.str_] = province.enterprises.uscc[events["enterprise"].to_numpy()]
-    return codes
+def _uscc(province: Province, events: pd.DataFrame) -> pa.Array:
+    return gather(province.enterprises.uscc, events["enterprise"].to_numpy())
 
 
 def _judicial(province: Province, cases: pd.DataFrame) -> pa.Table:
@@ -290,7 +305,7 @@ def _registration(province: Province, observed: Observed) -> pa.Table:
     return _table(
         category,
         {
-            "uscc": ent.uscc[enterprise],
+            "uscc": gather(ent.uscc, enterprise),
             "event_date": dates(events["event_date"].to_numpy()),
             "event_type": labels(category, "event_type", events["event_type"]),
             "change_item": pa.array(change_item, mask=pd.isna(change_item)),
@@ -300,14 +315,14 @@ def _registration(province: Province, observed: Observed) -> pa.Table:
             "after_value": pa.array(
                 events["after_value"].to_numpy(dtype=object), mask=pd.isna(change_item)
             ),
-            "name": ent.name[enterprise],
-            "legal_rep_name": ent.legal_rep_name[enterprise],
-            "legal_rep_id_number": ent.legal_rep_id_number[enterprise],
+            "name": gather(ent.name, enterprise),
+            "legal_rep_name": gather(ent.legal_rep_name, enterprise),
+            "legal_rep_id_number": gather(ent.legal_rep_id_number, enterprise),
             "founded_on": dates(ent.founded_on[enterprise]),
             "registered_capital": money(capital * 100),
             "status": labels(category, "status", np.full(len(events), "active")),
-            "division_code": ent.city_code[enterprise],
-            "industry_division": ent.division[enterprise],
+            "division_code": gather(ent.city_code, enterprise),
+            "industry_division": gather(ent.division, enterprise),
             "industry_class": pa.nulls(len(events), pa.string()),
             "employees": pa.array(np.nan_to_num(employees).astype(np.int64), mask=missing),
             "revenue": money(np.nan_to_num(events["revenue"].to_numpy()).astype(np.int64), missing),

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from stdnum.cn import ric
 
-from finance.enterprises.uscc import ALPHABET, with_check_character
+from finance.enterprises.uscc import ALPHABET
 from finance.synth.vocabulary import GIVEN_CHARS, ID_REGION_HISTORY, SURNAMES, TRADE_WORDS
 
 StrArray = npt.NDArray[np.str_]
@@ -26,6 +26,19 @@ def _join_bytes(columns: npt.NDArray[np.uint8]) -> StrArray:
     return packed.astype(f"U{width}")
 
 
+_WEIGHTS = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
+_VALUE = np.full(128, -1, dtype=np.int64)
+_VALUE[_ALPHABET_BYTES] = np.arange(31)
+
+
+def check_characters(first17: StrArray) -> StrArray:
+    """GB 32100 check characters of many 17-character prefixes at once: the same mod-31
+    weighted sum as ``with_check_character`` (python-stdnum), on whole arrays."""
+    codes = np.frombuffer(first17.astype("S17").tobytes(), dtype=np.uint8).reshape(-1, 17)
+    total = (_VALUE[codes] * _WEIGHTS).sum(axis=1)
+    return _join_bytes(_ALPHABET_BYTES[(31 - total % 31) % 31][:, None])
+
+
 def usccs(
     rng: np.random.Generator, division_codes: StrArray, exclude: set[str] | None = None
 ) -> StrArray:
@@ -38,7 +51,7 @@ def usccs(
     while len(todo):
         organisation = _join_bytes(_ALPHABET_BYTES[rng.integers(0, 31, size=(len(todo), 9))])
         first17 = np.char.add(np.char.add("91", division_codes[todo]), organisation)
-        codes = [with_check_character(str(code)) for code in first17]
+        codes = np.char.add(first17, check_characters(first17)).tolist()
         retry = []
         for index, code in zip(todo, codes, strict=True):
             if code in taken:

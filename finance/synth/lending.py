@@ -224,14 +224,12 @@ def loan_book(province: Province, observed: Observed) -> LoanBook:
     ent = province.enterprises
     months = province.months[province.window]
     first_month = HISTORY_MONTHS
-    if config.months <= first_month:
-        empty = pd.DataFrame()
-        return LoanBook(banks, products, empty, empty, empty)
-
-    applying = np.flatnonzero(rng.random(len(ent)) < np.array(APPLY_SHARE)[ent.tier])
+    # Nobody can borrow before twelve months of data exist.
+    can_apply = config.months > first_month
+    applying = np.flatnonzero((rng.random(len(ent)) < np.array(APPLY_SHARE)[ent.tier]) & can_apply)
     repeats = 1 + np.minimum(rng.poisson(0.3, len(applying)), 2)
     enterprise = np.repeat(applying, repeats)
-    month = rng.integers(first_month, config.months, len(enterprise))
+    month = rng.integers(first_month, max(config.months, first_month + 1), len(enterprise))
     pairs = np.unique(np.stack([enterprise, month], axis=1), axis=0)
     enterprise, month = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
     count = len(enterprise)

@@ -61,10 +61,11 @@ def malformed_rows(
     unregistered: list[str],
     before_window: list[str],
 ) -> MalformedRows:
-    """``round(rate * rows)`` (at least one) faulty copies of randomly chosen real rows.
+    """``round(rate * rows)`` (at least one, none for an empty file) faulty copies of
+    randomly chosen real rows.
     Copies other than exact duplicates get a natural key no real row has (a month before
     the window, or a suffixed event number) so each is refused for its own fault."""
-    count = max(1, round(rate * table.num_rows))
+    count = max(1, round(rate * table.num_rows)) if table.num_rows else 0
     faults = faults_for(category)
     offset = int(rng.integers(0, len(faults)))
     chosen = [faults[(offset + i) % len(faults)] for i in range(count)]

@@ -196,15 +196,15 @@ def categories(
         table = Table(title="data categories", title_justify="left")
         for column in ("name", "scope", "类别", "department", "period", "key", "sensitivity"):
             table.add_column(column)
-        for c in wanted:
+        for entry in wanted:
             table.add_row(
-                c.name,
-                c.scope,
-                c.zh,
-                c.department_zh,
-                c.period.value,
-                ", ".join(c.key),
-                c.sensitivity.value,
+                entry.name,
+                entry.scope,
+                entry.zh,
+                entry.department_zh,
+                entry.period.value,
+                ", ".join(entry.key),
+                entry.sensitivity.value,
             )
         console.print(table)
         return
@@ -213,14 +213,14 @@ def categories(
     for column in ("file column", "kind", "required", "说明", "meaning", "values"):
         table.add_column(column)
     table.add_row("uscc", "uscc", "yes", "统一社会信用代码", "USCC (GB 32100)", "")
-    for c in category.columns:
+    for spec in category.columns:
         table.add_row(
-            c.name,
-            c.kind.value,
-            "yes" if c.required else "",
-            c.zh,
-            c.en,
-            ", ".join(f"{x.code} ({x.zh})" for x in c.choices),
+            spec.name,
+            spec.kind.value,
+            "yes" if spec.required else "",
+            spec.zh,
+            spec.en,
+            ", ".join(f"{x.code} ({x.zh})" for x in spec.choices),
         )
     console.print(table)
 

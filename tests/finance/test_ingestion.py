@@ -305,3 +305,13 @@ def test_cli_exit_statuses_and_json(registered: Engine, tmp_path: Path) -> None:
     unknown = runner.invoke(app, ["ingest", "horoscope", str(good)])
     assert unknown.exit_code == 2
     assert "unknown category" in unknown.output
+
+
+def test_categories_command_lists_the_file_columns() -> None:
+    runner = CliRunner()
+    listed = json.loads(runner.invoke(app, ["categories", "--json"]).stdout)
+    assert [c["name"] for c in listed["categories"]][:2] == ["registration", "tax"]
+    tax = json.loads(runner.invoke(app, ["categories", "tax", "--json"]).stdout)["categories"][0]
+    assert tax["scope"] == "data:tax"
+    assert [c["name"] for c in tax["columns"]][:2] == ["period", "vat_paid_fen"]
+    assert runner.invoke(app, ["categories", "gossip"]).exit_code == 2

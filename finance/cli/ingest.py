@@ -179,7 +179,54 @@ def quality(
     console.print(table)
 
 
+def categories(
+    name: Annotated[str | None, typer.Argument(help="Show one category's columns.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The data categories and the columns each department file must have."""
+    from finance.govdata.service import describe
+
+    if name is not None and name not in REGISTRY:
+        fail(f"unknown category {name!r}; known: {', '.join(REGISTRY)}", as_json=as_json)
+    wanted = [REGISTRY[name]] if name else list(REGISTRY.values())
+    if as_json:
+        print_json({"categories": [describe(c).model_dump() for c in wanted]})
+        return
+    if name is None:
+        table = Table(title="data categories", title_justify="left")
+        for column in ("name", "scope", "类别", "department", "period", "key", "sensitivity"):
+            table.add_column(column)
+        for entry in wanted:
+            table.add_row(
+                entry.name,
+                entry.scope,
+                entry.zh,
+                entry.department_zh,
+                entry.period.value,
+                ", ".join(entry.key),
+                entry.sensitivity.value,
+            )
+        console.print(table)
+        return
+    category = wanted[0]
+    table = Table(title=f"{category.name}.csv ({category.zh})", title_justify="left")
+    for column in ("file column", "kind", "required", "说明", "meaning", "values"):
+        table.add_column(column)
+    table.add_row("uscc", "uscc", "yes", "统一社会信用代码", "USCC (GB 32100)", "")
+    for spec in category.columns:
+        table.add_row(
+            spec.name,
+            spec.kind.value,
+            "yes" if spec.required else "",
+            spec.zh,
+            spec.en,
+            ", ".join(f"{x.code} ({x.zh})" for x in spec.choices),
+        )
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
+    app.command()(categories)
     app.command()(ingest)
     app.command()(batches)
     app.command()(quality)

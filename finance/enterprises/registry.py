@@ -41,7 +41,15 @@ def _latest(
     touched = select(table.c.uscc).where(table.c.batch_id == batch_id).distinct()
     rank = (
         func.row_number()
-        .over(partition_by=table.c.uscc, order_by=(table.c.event_date.desc(), table.c.id.desc()))
+        .over(
+            partition_by=table.c.uscc,
+            order_by=(
+                table.c.event_date.desc(),
+                table.c.ingested_at.desc(),
+                table.c.event_type,
+                table.c.change_item,
+            ),
+        )
         .label("rank")
     )
     ranked = select(

@@ -10,9 +10,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import hashlib
-import re
-import warnings
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".parquet": "parquet", ".pq": "parquet"}
-_SKIPPED_LINE = re.compile(r"Skipping line (\d+): (.*)")
 
 
 class UnreadableFile(Exception):
@@ -142,11 +139,13 @@ def _decodes_as_gb18030(path: Path) -> bool:
 
 def read_header(facts: FileFacts) -> list[str]:
     if facts.format == "csv":
+        import pyarrow as pa
+
         try:
-            frame = pd.read_csv(facts.path, nrows=0, encoding=facts.encoding, dtype=str)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+            names = _csv_reader(facts, None, 1 << 16).schema.names
+        except pa.ArrowInvalid as exc:
             raise UnreadableFile(f"{facts.path}: cannot read the header: {exc}") from exc
-        return [str(c).strip() for c in frame.columns]
+        return [str(name).strip() for name in names]
     if facts.format == "xlsx":
         sheet_rows = _xlsx_rows(facts.path)
         try:
@@ -183,38 +182,84 @@ def read_chunks(
         yield from _parquet_chunks(facts, columns, chunk_rows)
 
 
+def _csv_reader(
+    facts: FileFacts,
+    columns: list[str] | None,
+    block_size: int,
+    on_bad_line: Callable[[BadLine], None] | None = None,
+) -> Any:
+    """A pyarrow streaming CSV reader; with ``columns`` (the header as read) every column
+    is read as text, exactly as written."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    def invalid(row: Any) -> str:
+        if on_bad_line is not None:
+            reason = f"expected {row.expected_columns} fields, saw {row.actual_columns}"
+            on_bad_line(BadLine(int(row.number), reason))
+        return "skip"
+
+    read = pa_csv.ReadOptions(
+        encoding=facts.encoding or "utf-8",
+        block_size=block_size,
+        use_threads=False,
+        column_names=columns,
+        skip_rows=1 if columns is not None else 0,
+    )
+    convert = pa_csv.ConvertOptions(
+        column_types={name: pa.string() for name in columns or []}, strings_can_be_null=False
+    )
+    return pa_csv.open_csv(
+        facts.path,
+        read_options=read,
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
+        convert_options=convert,
+    )
+
+
 def _csv_chunks(
     facts: FileFacts, columns: list[str], chunk_rows: int, bad_lines: list[BadLine]
 ) -> Iterator[pd.DataFrame]:
+    """Records in chunks of ``chunk_rows``; malformed records are skipped and reported
+    with their record number, and the numbers of the records after them stay right."""
+    import pyarrow as pa
+
+    bytes_per_row = max(facts.size // max(facts.rows_estimate, 1), 16)
+    block_size = min(max(bytes_per_row * chunk_rows, 1 << 16), 1 << 24)
     skipped: list[int] = []
     records_seen = 0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+
+    def bad_line(line: BadLine) -> None:
+        bad_lines.append(line)
+        skipped.append(line.line)
+
+    def emit(batches: list[pa.RecordBatch]) -> pd.DataFrame:
+        nonlocal records_seen
+        skipped.sort()
+        frame: pd.DataFrame = pa.Table.from_batches(batches).to_pandas()
+        frame.columns = columns
+        lines = np.arange(records_seen + 2, records_seen + 2 + len(frame), dtype=np.int64)
+        for line in skipped:
+            lines[lines >= line] += 1
+        records_seen += len(frame)
+        frame.insert(0, "line", lines)
+        return frame
+
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", pd.errors.ParserWarning)
-            reader = pd.read_csv(
-                facts.path,
-                encoding=facts.encoding,
-                dtype=str,
-                keep_default_na=False,
-                chunksize=chunk_rows,
-                on_bad_lines="warn",
-                skipinitialspace=False,
-            )
-            for chunk in reader:
-                for warning in caught:
-                    for match in _SKIPPED_LINE.finditer(str(warning.message)):
-                        skipped.append(int(match.group(1)))
-                        bad_lines.append(BadLine(int(match.group(1)), match.group(2).strip()))
-                caught.clear()
-                skipped.sort()
-                chunk.columns = columns
-                lines = np.arange(records_seen + 2, records_seen + 2 + len(chunk), dtype=np.int64)
-                for line in skipped:
-                    lines[lines >= line] += 1
-                records_seen += len(chunk)
-                chunk.insert(0, "line", lines)
-                yield chunk
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        reader = _csv_reader(facts, columns, block_size, bad_line)
+        for batch in reader:
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            while pending_rows >= chunk_rows:
+                table = pa.Table.from_batches(pending)
+                head, rest = table.slice(0, chunk_rows), table.slice(chunk_rows)
+                yield emit(head.to_batches())
+                pending, pending_rows = rest.to_batches(), rest.num_rows
+        if pending_rows:
+            yield emit(pending)
+    except pa.ArrowInvalid as exc:
         raise UnreadableFile(f"{facts.path}: cannot parse the file: {exc}") from exc
 
 

@@ -14,8 +14,10 @@ import getpass
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, insert, select, update
@@ -192,20 +194,20 @@ def ingest_file(
         facts = inspect_file(path)
         header = read_header(facts)
         check_header(category, header, path)
-        _load(
-            engine,
-            category,
-            facts,
-            header,
-            result,
-            report,
-            as_of,
-            source,
-            ingested_by,
-            started,
-            on_progress,
-            chunk_rows,
-        )
+        _FileLoad(
+            engine=engine,
+            category=category,
+            facts=facts,
+            header=header,
+            result=result,
+            report=report,
+            as_of=as_of,
+            source=source,
+            ingested_by=ingested_by,
+            started=started,
+            on_progress=on_progress,
+            chunk_rows=chunk_rows,
+        ).run()
     except UnreadableFile as exc:
         result.status = BatchStatus.UNREADABLE
         result.error = str(exc)
@@ -228,144 +230,133 @@ def ingest_file(
     return result
 
 
-def _load(
-    engine: Engine,
-    category: Category,
-    facts: FileFacts,
-    header: list[str],
-    result: IngestResult,
-    report: Path,
-    as_of: dt.date,
-    source: str,
-    ingested_by: str,
-    started: dt.datetime,
-    on_progress: Callable[[int, int], None] | None,
-    chunk_rows: int,
-) -> None:
-    partial = report.with_name(report.name + ".partial")
-    try:
-        _load_in_transaction(
-            engine,
-            category,
-            facts,
-            header,
-            result,
-            report,
-            partial,
-            as_of,
-            source,
-            ingested_by,
-            started,
-            on_progress,
-            chunk_rows,
-        )
-    finally:
-        if partial.exists():
-            partial.unlink()
+@dataclass
+class _FileLoad:
+    """One file loaded as one batch in one transaction.
 
+    Chunks are validated on this thread while the previous chunk is written on a writer
+    thread: the database (another process) works while Python validates, which nearly
+    halves the wall time on a 2-core machine. The rejection report is written to a
+    ``.partial`` file and moved into place only when the transaction has committed.
+    """
 
-def _load_in_transaction(
-    engine: Engine,
-    category: Category,
-    facts: FileFacts,
-    header: list[str],
-    result: IngestResult,
-    report: Path,
-    partial: Path,
-    as_of: dt.date,
-    source: str,
-    ingested_by: str,
-    started: dt.datetime,
-    on_progress: Callable[[int, int], None] | None,
-    chunk_rows: int,
-) -> None:
-    absent = [c for c in category.file_columns if c not in header]
-    bad_lines: list[BadLine] = []
-    seen_keys: dict[str, int] = {}
-    reasons: dict[str, int] = {}
-    refused_lines = 0
-    with engine.begin() as connection, partial.open("w", newline="", encoding="utf-8") as out:
-        rejection_csv = csv.writer(out)
-        rejection_csv.writerow(REJECTION_COLUMNS)
-        batch_id = int(
+    engine: Engine
+    category: Category
+    facts: FileFacts
+    header: list[str]
+    result: IngestResult
+    report: Path
+    as_of: dt.date
+    source: str
+    ingested_by: str
+    started: dt.datetime
+    on_progress: Callable[[int, int], None] | None
+    chunk_rows: int
+    reasons: dict[str, int] = field(default_factory=dict)
+    refused_lines: int = 0
+
+    def run(self) -> None:
+        partial = self.report.with_name(self.report.name + ".partial")
+        try:
+            with partial.open("w", newline="", encoding="utf-8") as out:
+                report = csv.writer(out)
+                report.writerow(REJECTION_COLUMNS)
+                self._transaction(report)
+            if self.refused_lines:
+                os.replace(partial, self.report)
+            elif self.report.exists():
+                self.report.unlink()
+        finally:
+            if partial.exists():
+                partial.unlink()
+
+    def _note(self, report: Any, rejections: pd.DataFrame) -> None:
+        if rejections.empty:
+            return
+        self.refused_lines += rejections["line"].nunique()
+        report.writerows(rejections.itertuples(index=False, name=None))
+        generic = rejections["reason"].str.replace(r"line \d+", "line N", regex=True)
+        for reason, count in generic.value_counts().items():
+            self.reasons[str(reason)] = self.reasons.get(str(reason), 0) + int(count)
+
+    def _start_batch(self, connection: Connection) -> int:
+        return int(
             connection.execute(
                 insert(IngestBatch).returning(IngestBatch.id),
                 {
-                    "category": category.name,
-                    "source_department": source,
-                    "file_name": str(facts.path)[:500],
-                    "file_sha256": facts.sha256,
-                    "file_bytes": facts.size,
-                    "file_format": facts.format,
-                    "encoding": facts.encoding,
-                    "as_of_date": as_of,
-                    "ingested_by": ingested_by,
-                    "started_at": started,
+                    "category": self.category.name,
+                    "source_department": self.source,
+                    "file_name": str(self.facts.path)[:500],
+                    "file_sha256": self.facts.sha256,
+                    "file_bytes": self.facts.size,
+                    "file_format": self.facts.format,
+                    "encoding": self.facts.encoding,
+                    "as_of_date": self.as_of,
+                    "ingested_by": self.ingested_by,
+                    "started_at": self.started,
                     "status": BatchStatus.RUNNING.value,
                 },
             ).scalar_one()
         )
-        result.batch_id = batch_id
-        known = None if category.creates_enterprises else _known_usccs(connection)
-        writer = CategoryWriter(connection, category)
-        now = utcnow()
 
-        def note(rejections: pd.DataFrame) -> None:
-            nonlocal refused_lines
-            if rejections.empty:
-                return
-            refused_lines += rejections["line"].nunique()
-            rejection_csv.writerows(rejections.itertuples(index=False, name=None))
-            generic = rejections["reason"].str.replace(r"line \d+", "line N", regex=True)
-            for reason, count in generic.value_counts().items():
-                reasons[str(reason)] = reasons.get(str(reason), 0) + int(count)
-
-        for chunk in read_chunks(facts, header, chunk_rows, bad_lines):
-            for name in absent:
-                chunk[name] = ""
-            checked = validate_chunk(
-                chunk, category, known_usccs=known, seen_keys=seen_keys, latest=as_of
-            )
-            result.rows_read += checked.rows_read
-            result.rows_accepted += len(checked.accepted)
-            result.rows_written += writer.write(
-                checked.accepted, batch_id=batch_id, source=source, ingested_at=now, as_of=as_of
-            )
-            if bad_lines:
-                result.rows_read += len(bad_lines)
-                note(
-                    pd.concat([checked.rejections, _bad_line_rejections(bad_lines)]).sort_values(
-                        ["line", "column"], kind="stable"
-                    )
+    def _transaction(self, report: Any) -> None:
+        result, category = self.result, self.category
+        absent = [c for c in category.file_columns if c not in self.header]
+        bad_lines: list[BadLine] = []
+        seen_keys: dict[str, int] = {}
+        with self.engine.begin() as connection, ThreadPoolExecutor(max_workers=1) as pool:
+            batch_id = result.batch_id = self._start_batch(connection)
+            known = None if category.creates_enterprises else _known_usccs(connection)
+            writer = CategoryWriter(connection, category)
+            now = utcnow()
+            pending: Future[int] | None = None
+            for chunk in read_chunks(self.facts, self.header, self.chunk_rows, bad_lines):
+                for name in absent:
+                    chunk[name] = ""
+                checked = validate_chunk(
+                    chunk, category, known_usccs=known, seen_keys=seen_keys, latest=self.as_of
                 )
-                bad_lines.clear()
-            else:
-                note(checked.rejections)
-            if on_progress is not None:
-                on_progress(result.rows_read, facts.rows_estimate)
-        if bad_lines:
-            note(_bad_line_rejections(bad_lines))
-            result.rows_read += len(bad_lines)
-        result.rows_rejected = refused_lines
-        if category.creates_enterprises and result.rows_written:
-            result.enterprises_refreshed = refresh_from_registration(connection, batch_id, now)
-        result.status = BatchStatus.PARTIAL if refused_lines else BatchStatus.LOADED
-        result.reasons = dict(sorted(reasons.items(), key=lambda item: -item[1]))
-        result.report_path = report if refused_lines else None
-        connection.execute(
-            update(IngestBatch)
-            .where(IngestBatch.id == batch_id)
-            .values(
-                finished_at=utcnow(),
-                status=result.status.value,
-                rows_read=result.rows_read,
-                rows_accepted=result.rows_accepted,
-                rows_rejected=result.rows_rejected,
-                rows_written=result.rows_written,
-                report_path=str(report) if refused_lines else None,
+                if pending is not None:
+                    result.rows_written += pending.result()
+                pending = pool.submit(
+                    writer.write,
+                    checked.accepted,
+                    batch_id=batch_id,
+                    source=self.source,
+                    ingested_at=now,
+                    as_of=self.as_of,
+                )
+                result.rows_read += checked.rows_read + len(bad_lines)
+                result.rows_accepted += len(checked.accepted)
+                rejections = checked.rejections
+                if bad_lines:
+                    rejections = pd.concat([rejections, _bad_line_rejections(bad_lines)])
+                    rejections = rejections.sort_values(["line", "column"], kind="stable")
+                    bad_lines.clear()
+                self._note(report, rejections)
+                if self.on_progress is not None:
+                    self.on_progress(result.rows_read, self.facts.rows_estimate)
+            if pending is not None:
+                result.rows_written += pending.result()
+            if bad_lines:
+                self._note(report, _bad_line_rejections(bad_lines))
+                result.rows_read += len(bad_lines)
+            result.rows_rejected = self.refused_lines
+            if category.creates_enterprises and result.rows_written:
+                result.enterprises_refreshed = refresh_from_registration(connection, batch_id, now)
+            result.status = BatchStatus.PARTIAL if self.refused_lines else BatchStatus.LOADED
+            result.reasons = dict(sorted(self.reasons.items(), key=lambda item: -item[1]))
+            result.report_path = self.report if self.refused_lines else None
+            connection.execute(
+                update(IngestBatch)
+                .where(IngestBatch.id == batch_id)
+                .values(
+                    finished_at=utcnow(),
+                    status=result.status.value,
+                    rows_read=result.rows_read,
+                    rows_accepted=result.rows_accepted,
+                    rows_rejected=result.rows_rejected,
+                    rows_written=result.rows_written,
+                    report_path=str(self.report) if self.refused_lines else None,
+                )
             )
-        )
-    if refused_lines:
-        os.replace(partial, report)
-    elif report.exists():
-        report.unlink()

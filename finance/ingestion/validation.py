@@ -16,7 +16,7 @@ import pandas as pd
 from stdnum.cn import ric
 
 from finance.core.reference import city_of, section_of
-from finance.enterprises.uscc import uscc_problem
+from finance.enterprises.uscc import uscc_problems
 from finance.govdata.categories import Category, Column, Kind
 
 MISSING = ("", "\\N", "NULL", "null")
@@ -62,6 +62,19 @@ class _Errors:
         return pd.concat(self.parts, ignore_index=True)
 
 
+def _missing(text: pd.Series) -> pd.Series:
+    """Empty cells and the usual null spellings of database exports."""
+    missing = text.eq(MISSING[0])
+    for spelling in MISSING[1:]:
+        missing |= text.eq(spelling)
+    return missing
+
+
+_INTEGER = r"[+-]?\d+"
+_AMOUNT = r"[+-]?\d+(?:\.\d+)?"
+_AMOUNT_2DP = r"[+-]?\d+(?:\.\d{1,2})?"
+
+
 def _parse_dates(text: pd.Series) -> pd.Series:
     """YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD -> Timestamp (NaT when not a real date)."""
     normal = text.str.replace("/", "-", regex=False)
@@ -96,8 +109,8 @@ def id_number_is_valid(number: str) -> bool:
 
 def _uscc_problems(codes: pd.Series) -> pd.Series:
     """Reason per row (None when valid); each distinct code is checked once."""
-    unique = codes.unique()
-    verdicts = {code: uscc_problem(code) for code in unique}
+    unique = [str(code) for code in codes.unique()]
+    verdicts = dict(zip(unique, uscc_problems(unique), strict=True))
     return codes.map(verdicts)
 
 
@@ -118,20 +131,17 @@ def _validate_column(
                 errors.add(frame, too_long, name, f"longer than {spec.max_length} characters")
             return text.where(present, None)
         case Kind.INT | Kind.MONEY:
-            numbers = pd.to_numeric(text.where(present, None), errors="coerce")
-            finite = np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
-            bad = present & ~pd.Series(finite, index=frame.index)
+            form = _INTEGER if spec.kind is Kind.INT else _AMOUNT
+            shaped = text.str.fullmatch(form).fillna(False).astype(bool)
+            bad = present & ~shaped
             what = "an integer" if spec.kind is Kind.INT else "an amount in yuan"
             errors.add(frame, bad, name, f"not {what}")
-            ok = present & ~bad
-            if spec.kind is Kind.INT:
-                fraction = ok & (numbers != np.floor(numbers))
-                errors.add(frame, fraction, name, "not a whole number")
-            else:
-                cents = numbers * 100
-                fraction = ok & ((cents - np.rint(cents)).abs() > 1e-6)
-                errors.add(frame, fraction, name, "more than 2 decimal places")
-            ok &= ~fraction
+            ok = present & shaped
+            if spec.kind is Kind.MONEY:
+                cents = ok & ~text.str.fullmatch(_AMOUNT_2DP).fillna(False).astype(bool)
+                errors.add(frame, cents, name, "more than 2 decimal places")
+                ok &= ~cents
+            numbers = text.where(ok, "0").astype("float64")
             if spec.minimum is not None:
                 low = ok & (numbers < spec.minimum)
                 errors.add(frame, low, name, f"must be at least {spec.minimum}")
@@ -140,7 +150,7 @@ def _validate_column(
                 high = ok & (numbers > spec.maximum)
                 errors.add(frame, high, name, f"must be at most {spec.maximum}")
                 ok &= ~high
-            scaled = np.rint(numbers * 100) if spec.kind is Kind.MONEY else numbers
+            scaled = (numbers * 100).round() if spec.kind is Kind.MONEY else numbers
             return scaled.where(ok).astype("Int64")
         case Kind.DATE | Kind.MONTH:
             parsed = _parse_dates(text) if spec.kind is Kind.DATE else _parse_months(text)
@@ -153,9 +163,7 @@ def _validate_column(
             errors.add(frame, future, name, f"after the extract's as-of date {latest.date()}")
             early = ok & (parsed < EARLIEST)
             errors.add(frame, early, name, "before 1900")
-            valid = ok & ~future & ~early
-            dates: pd.Series = parsed.dt.date.astype(object).where(valid, None)
-            return dates
+            return parsed.where(ok & ~future & ~early)
         case Kind.ENUM:
             accepted = spec.accepted
             codes = text.map(accepted)
@@ -218,11 +226,11 @@ def validate_chunk(
     errors = _Errors()
     frame = frame.copy()
     for name in category.file_columns:
-        frame[name] = frame[name].astype(str).str.strip()
+        frame[name] = frame[name].astype("str").str.strip()
     limit = pd.Timestamp(latest)
 
     uscc = frame["uscc"]
-    uscc_present = ~uscc.isin(MISSING)
+    uscc_present = ~_missing(uscc)
     errors.add(frame, ~uscc_present, "uscc", "required value missing")
     problems = _uscc_problems(uscc.where(uscc_present, ""))
     bad_code = uscc_present & problems.notna()
@@ -238,7 +246,7 @@ def validate_chunk(
 
     typed: dict[str, pd.Series] = {}
     for spec in category.columns:
-        present = ~frame[spec.name].isin(MISSING)
+        present = ~_missing(frame[spec.name])
         if spec.required:
             errors.add(frame, ~present, spec.name, "required value missing")
         typed[spec.name] = _validate_column(frame, spec, errors, present, limit)
@@ -248,12 +256,16 @@ def validate_chunk(
     refused = frame["line"].isin(rejections["line"]) if len(rejections) else None
     keep = ~refused if refused is not None else pd.Series(True, index=frame.index)
 
-    key_text = uscc.astype(str)
+    key_text = uscc.astype("str")
     for name in category.key:
-        key_text = key_text + "|" + typed[name].astype(str).where(typed[name].notna(), "")
+        part = typed[name]
+        if pd.api.types.is_datetime64_any_dtype(part):
+            part = part.dt.strftime("%Y-%m-%d")
+        key_text = key_text + "|" + part.astype("str").where(part.notna(), "")
     lines = frame["line"]
     duplicate_in_chunk = keep & key_text.where(keep).duplicated(keep="first") & keep
-    seen_before = keep & key_text.isin(seen_keys.keys()) if seen_keys else keep & False
+    keys = key_text.tolist()
+    seen_before = keep & pd.Series([k in seen_keys for k in keys], index=frame.index, dtype=bool)
     duplicate = duplicate_in_chunk | seen_before
     if duplicate.any():
         first_line_in_chunk = (
@@ -269,7 +281,11 @@ def validate_chunk(
         errors.add(frame, duplicate, "uscc", reasons.reindex(frame.index))
         keep &= ~duplicate
         rejections = errors.frame()
-    seen_keys.update(zip(key_text[keep].tolist(), lines[keep].tolist(), strict=True))
+    seen_keys.update(
+        (key, line)
+        for key, line, kept in zip(keys, lines.tolist(), keep.tolist(), strict=True)
+        if kept
+    )
 
     accepted = pd.DataFrame({"line": lines[keep].to_numpy(), "uscc": uscc[keep].to_numpy()})
     for spec in category.columns:

@@ -138,7 +138,7 @@ def test_a_wrong_header_loads_nothing_and_names_the_columns(
     assert message in result.error
     assert result.report_path is None
     with registered.connect() as connection:
-        assert connection.execute(select(data_table("tax").c.id)).all() == []
+        assert connection.execute(select(data_table("tax").c.uscc)).all() == []
         batch = connection.execute(select(IngestBatch).order_by(IngestBatch.id.desc())).first()
     assert batch is not None
     assert batch.status == "unreadable"
@@ -183,10 +183,10 @@ def test_rerunning_the_same_file_changes_nothing(registered: Engine, tmp_path: P
     first = ingest_file(registered, "tax", path, as_of=AS_OF)
     table = data_table("tax")
     with registered.connect() as connection:
-        before = connection.execute(select(table).order_by(table.c.id)).all()
+        before = connection.execute(select(table).order_by(table.c.uscc, table.c.period)).all()
     second = ingest_file(registered, "tax", path, as_of=AS_OF)
     with registered.connect() as connection:
-        after = connection.execute(select(table).order_by(table.c.id)).all()
+        after = connection.execute(select(table).order_by(table.c.uscc, table.c.period)).all()
     assert (first.rows_written, second.rows_written, second.rows_accepted) == (12, 0, 12)
     assert before == after  # lineage included: the first load's batch id stays
     changed = [*rows[:11], tax_row(A, "2024-12", vat_paid="99")]
@@ -305,3 +305,13 @@ def test_cli_exit_statuses_and_json(registered: Engine, tmp_path: Path) -> None:
     unknown = runner.invoke(app, ["ingest", "horoscope", str(good)])
     assert unknown.exit_code == 2
     assert "unknown category" in unknown.output
+
+
+def test_categories_command_lists_the_file_columns() -> None:
+    runner = CliRunner()
+    listed = json.loads(runner.invoke(app, ["categories", "--json"]).stdout)
+    assert [c["name"] for c in listed["categories"]][:2] == ["registration", "tax"]
+    tax = json.loads(runner.invoke(app, ["categories", "tax", "--json"]).stdout)["categories"][0]
+    assert tax["scope"] == "data:tax"
+    assert [c["name"] for c in tax["columns"]][:2] == ["period", "vat_paid_fen"]
+    assert runner.invoke(app, ["categories", "gossip"]).exit_code == 2

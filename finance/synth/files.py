@@ -19,16 +19,12 @@ from finance.synth.departments import Observed
 from finance.synth.province import BoolArray, Province
 
 MONEY = pa.decimal128(20, 2)
-# Amounts of ten million yuan or more are written in whole yuan: ingestion checks "at most
-# two decimals" in floating point, which cannot tell cents apart at that magnitude.
-WHOLE_YUAN_FROM_FEN = 1_000_000_000
 CSV_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="none")
 
 
 def money(fen: npt.ArrayLike, missing: BoolArray | None = None) -> pa.Array:
     """Integer fen as a two-decimal yuan column, built straight from the unscaled integers."""
-    fen = np.asarray(fen, dtype=np.int64)
-    fen = np.ascontiguousarray(np.where(np.abs(fen) >= WHOLE_YUAN_FROM_FEN, np.round(fen, -2), fen))
+    fen = np.ascontiguousarray(fen, dtype=np.int64)
     unscaled = np.empty((len(fen), 2), dtype=np.int64)
     unscaled[:, 0] = fen
     unscaled[:, 1] = fen >> 63  # sign extension to 128 bits (little-endian)

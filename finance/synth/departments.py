@@ -18,6 +18,7 @@ from finance.synth.province import (
     FloatArray,
     IntArray,
     Province,
+    sigmoid,
 )
 from finance.synth.vocabulary import (
     CIVIL_CAUSES,
@@ -94,10 +95,6 @@ def _fen(yuan: FloatArray) -> IntArray:
     return np.round(yuan * 100).astype(np.int64)
 
 
-def _season(calendar_month: IntArray, amplitude: float, peak: int) -> FloatArray:
-    return amplitude * np.cos(2 * np.pi * (calendar_month - peak) / 12)
-
-
 def _distressed(rng: np.random.Generator, health: FloatArray, below: float) -> BoolArray:
     flagged: BoolArray = health + rng.normal(0, FLAG_NOISE, health.shape) < below
     return flagged
@@ -134,11 +131,6 @@ def _events(
     return enterprise[order].astype(np.int64), month[order].astype(np.int64), days[order]
 
 
-def _sigmoid(x: FloatArray) -> FloatArray:
-    result: FloatArray = 1.0 / (1.0 + np.exp(-x))
-    return result
-
-
 def observe(province: Province) -> Observed:
     config = province.config
     rng = config.rng(4)
@@ -155,7 +147,7 @@ def observe(province: Province) -> Observed:
 
     # Retail and catering peak around the Spring Festival, the rest in early summer.
     section_peak = np.where(np.isin(ent.section, ["F", "H"]), 12, 6)
-    revenue_season = _season(calendar[None, :] - section_peak[:, None] + 12, 0.08, 12)
+    revenue_season = 0.08 * np.cos(2 * np.pi * (calendar[None, :] - section_peak[:, None]) / 12)
     revenue = (
         ent.revenue_yuan[:, None]
         / 12
@@ -278,7 +270,8 @@ def observe(province: Province) -> Observed:
 
 
 def _credit_rating(rng: np.random.Generator, province: Province) -> npt.NDArray[np.str_]:
-    """A (grade A/B/M/C/D) per window month: the April evaluation of the previous year."""
+    """The tax credit grade (A/B/M/C/D) in force each window month: each April's
+    evaluation of the previous year."""
     ent = province.enterprises
     months = province.months[province.window]
     year = months.astype("datetime64[Y]").astype(np.int64) + 1970
@@ -334,7 +327,7 @@ def _judicial(
         closed_on = filed + days
         closed = closed_on <= end
         if case_type == "enforcement":
-            dishonest = rng.random(count) < _sigmoid(-1.0 - 1.5 * h[enterprise, month])
+            dishonest = rng.random(count) < sigmoid(-1.0 - 1.5 * h[enterprise, month])
             status = np.where(closed, np.where(dishonest, "terminated", "closed"), "enforcing")
         else:
             dishonest = np.zeros(count, dtype=bool)

@@ -8,7 +8,6 @@ and each loan's default is drawn Bernoulli(true PD) with its date inside the 12 
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from finance.synth.departments import Observed
-from finance.synth.province import FloatArray, IntArray, Province
+from finance.synth.province import FloatArray, IntArray, Province, sigmoid
 from finance.synth.vocabulary import BANKS, PRODUCT_TEMPLATES
 
 HISTORY_MONTHS = 12  # an enterprise needs this many months of data before it can borrow
@@ -72,11 +71,6 @@ def auc(outcome: npt.NDArray[np.bool_], score: FloatArray) -> float | None:
         return None
     ranks = pd.Series(score).rank(method="average").to_numpy()
     return float((ranks[outcome].sum() - positives * (positives + 1) / 2) / (positives * negatives))
-
-
-def sigmoid(x: FloatArray) -> FloatArray:
-    result: FloatArray = 1.0 / (1.0 + np.exp(-x))
-    return result
 
 
 def banks_and_products() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -237,18 +231,11 @@ def loan_book(province: Province, observed: Observed) -> LoanBook:
     bank_weights = banks["weight"].to_numpy()
     bank_index = rng.choice(len(banks), count, p=bank_weights / bank_weights.sum())
     bank_codes = banks["code"].to_numpy()[bank_index]
-    product_of_bank = products.groupby("bank_code").indices
-    product_index = np.array(
-        [
-            product_of_bank[code][r]
-            for code, r in zip(
-                bank_codes,
-                (
-                    rng.random(count) * products.groupby("bank_code").size()[bank_codes].to_numpy()
-                ).astype(int),
-                strict=True,
-            )
-        ]
+    # Products are listed bank by bank: a bank's products are a contiguous run.
+    per_bank = np.array([bank.products for bank in BANKS])
+    first_product = np.concatenate([[0], np.cumsum(per_bank)[:-1]])
+    product_index = first_product[bank_index] + (rng.random(count) * per_bank[bank_index]).astype(
+        np.int64
     )
     product = products.iloc[product_index].reset_index(drop=True)
     wish = rng.lognormal(np.log(np.array(AMOUNT_MEDIAN_10K)[ent.tier[enterprise]]), 0.6) * 1_000_000
@@ -366,9 +353,3 @@ def loan_book(province: Province, observed: Observed) -> LoanBook:
         axis=1,
     )
     return LoanBook(banks, products, applications, loans, truth)
-
-
-def disbursement_floor(config_start: dt.date) -> dt.date:
-    """The first day a synthetic loan may be disbursed: after 12 months of data."""
-    index = config_start.year * 12 + config_start.month - 1 + HISTORY_MONTHS
-    return dt.date(index // 12, index % 12 + 1, 1)

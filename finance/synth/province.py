@@ -83,6 +83,11 @@ class SynthConfig:
         return np.random.default_rng([self.seed, stream])
 
 
+def sigmoid(x: FloatArray) -> FloatArray:
+    result: FloatArray = 1.0 / (1.0 + np.exp(-x))
+    return result
+
+
 def add_months(day: dt.date, months: int) -> dt.date:
     index = day.year * 12 + day.month - 1 + months
     return dt.date(index // 12, index % 12 + 1, 1)

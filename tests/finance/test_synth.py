@@ -25,9 +25,9 @@ from finance.enterprises.uscc import uscc_problem
 from finance.govdata.categories import CATEGORIES
 from finance.ingestion.validation import validate_chunk
 from finance.lending.models import Loan, LoanApplication, SyntheticLoanTruth
-from finance.synth.lending import COEFFICIENTS, HISTORY_MONTHS, INTERCEPT, sigmoid
+from finance.synth.lending import COEFFICIENTS, HISTORY_MONTHS, INTERCEPT
 from finance.synth.malformed import Fault
-from finance.synth.province import SynthConfig, add_months
+from finance.synth.province import SynthConfig, add_months, sigmoid
 from finance.synth.service import MANIFEST, SyntheticProvince, generate, write
 from finance.synth.vocabulary import CITY_WEIGHTS
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import TaskID
 from rich.table import Table
 
 from finance.cli.output import console, fail, print_json, progress
@@ -54,21 +55,20 @@ def synth(
     directory = out or settings.resolved_data_dir / "synth"
     clock = time.perf_counter()
     with progress(not as_json) as bar:
-        task = bar.add_task("generate", total=3)
+        tasks: dict[str, TaskID] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        advance("generate", 0, 1)
         synthetic = generate(config)
-        bar.update(task, completed=1, description="write")
-        paths = write(synthetic, directory)
-        bar.update(task, completed=3)
+        advance("generate", 1, 1)
+        paths = write(synthetic, directory, on_progress=advance)
         generated = time.perf_counter() - clock
         summary = None
         if load_database:
-            tasks: dict[str, Any] = {}
-
-            def advance(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(stage, total=total)
-                bar.update(tasks[stage], completed=done, total=total)
-
             try:
                 summary = load(get_engine(settings), synthetic, paths, on_progress=advance)
             except OSError as exc:

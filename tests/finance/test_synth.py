@@ -25,7 +25,7 @@ from finance.enterprises.uscc import uscc_problem
 from finance.govdata.categories import CATEGORIES
 from finance.ingestion.validation import validate_chunk
 from finance.lending.models import Loan, LoanApplication, SyntheticLoanTruth
-from finance.synth.lending import COEFFICIENTS, HISTORY_MONTHS, INTERCEPT
+from finance.synth.lending import COEFFICIENTS, INTERCEPT
 from finance.synth.malformed import Fault
 from finance.synth.province import SynthConfig, add_months, sigmoid
 from finance.synth.service import MANIFEST, SyntheticProvince, generate, write
@@ -181,7 +181,7 @@ def test_about_one_percent_malformed_of_every_kind(larger: SyntheticProvince) ->
 
 def test_loans_only_after_twelve_months_of_data(larger: SyntheticProvince) -> None:
     loans = larger.book.loans
-    first_allowed = add_months(larger.config.start, HISTORY_MONTHS)
+    first_allowed = add_months(larger.config.start, 12)
     assert pd.to_datetime(loans["disbursed_on"]).min().date() >= first_allowed
     assert pd.to_datetime(larger.book.applications["applied_at"]).min().date() >= first_allowed
     assert (pd.to_datetime(loans["disbursed_on"]).dt.date <= larger.config.end_date).all()

@@ -10,7 +10,7 @@ and parameters are documented in ``docs/synthetic.md``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 
 import numpy as np
@@ -226,7 +226,7 @@ def _enterprises(config: SynthConfig) -> Enterprises:
     usccs = identity.usccs(rng, city)
     names = identity.enterprise_names(rng, city_short, words.astype(str))
     births = identity.birth_dates(rng, founded_on)
-    return Enterprises(
+    enterprises = Enterprises(
         uscc=usccs,
         name=names,
         legal_rep_name=identity.person_names(rng, count),
@@ -243,6 +243,10 @@ def _enterprises(config: SynthConfig) -> Enterprises:
         assets_yuan=figures["assets"],
         h0=h0,
     )
+    # Files list enterprises in USCC order, as a registry extract would; it also lets the
+    # database append to its (uscc, ...) keys instead of inserting all over them.
+    order = np.argsort(usccs, kind="stable")
+    return Enterprises(**{f.name: getattr(enterprises, f.name)[order] for f in fields(Enterprises)})
 
 
 def _cycle(config: SynthConfig, months: int) -> FloatArray:

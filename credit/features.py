@@ -201,9 +201,9 @@ FEATURES: tuple[Feature, ...] = (
     ),
     Feature("age_years", "企业成立时间短", "young enterprise"),
     Feature("registered_capital_yuan", "注册资本低", "low registered capital"),
-    Feature("size_class", "企业规模类型", "enterprise size class", categorical=True),
-    Feature("industry_section", "所属行业风险较高", "industry section", categorical=True),
-    Feature("city_code", "所在地市", "city", categorical=True),
+    Feature("size_class", "企业规模类型风险较高", "higher-risk size class", categorical=True),
+    Feature("industry_section", "所属行业风险较高", "higher-risk industry", categorical=True),
+    Feature("city_code", "所在地市风险较高", "higher-risk city", categorical=True),
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)

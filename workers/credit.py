@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from celery import Task
+from celery import Task, shared_task
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from credit import monitor as monitoring
@@ -17,7 +17,6 @@ from credit import scoring
 from credit.registry import active_version, load_model
 from finance.core.db import transaction
 from finance.core.settings import get_settings
-from workers.app import app
 
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 RETRY: dict[str, Any] = {
@@ -34,7 +33,7 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-@app.task(name="credit.score_enterprise", **RETRY)
+@shared_task(name="credit.score_enterprise", **RETRY)
 def score_enterprise(self: Task, uscc: str, as_of: str) -> dict[str, Any]:
     """Score one enterprise with the live model and store the score."""
     data_dir = get_settings().resolved_data_dir
@@ -46,7 +45,7 @@ def score_enterprise(self: Task, uscc: str, as_of: str) -> dict[str, Any]:
     return {"uscc": uscc, "score": result.score, "model_version": result.model_version}
 
 
-@app.task(name="credit.rescore_chunk", **RETRY)
+@shared_task(name="credit.rescore_chunk", **RETRY)
 def rescore_chunk(self: Task, as_of: str, first: str, last: str, version: str) -> int:
     """Score the enterprises in one USCC range with one model version."""
     data_dir = get_settings().resolved_data_dir
@@ -55,21 +54,23 @@ def rescore_chunk(self: Task, as_of: str, first: str, last: str, version: str) -
         return scoring.rescore_chunk(session, model, dt.date.fromisoformat(as_of), first, last)
 
 
-@app.task(name="credit.rescore_all", **RETRY)
+@shared_task(name="credit.rescore_all", **RETRY)
 def rescore_all(self: Task, as_of: str | None = None, chunk_size: int = 5000) -> int:
-    """Fan out one ``rescore_chunk`` per chunk of the registry; returns the chunk count."""
+    """Fan out one ``rescore_chunk`` per chunk of the registry, on the queue this task came
+    from; returns the chunk count."""
     day = as_of or _today().isoformat()
     with transaction() as session:
         version = active_version(session)
         if version is None:
             return 0
         bounds = scoring.chunk_bounds(session, chunk_size)
+    queue = (self.request.delivery_info or {}).get("routing_key")
     for first, last in bounds:
-        rescore_chunk.delay(day, first, last, version)
+        rescore_chunk.apply_async((day, first, last, version), queue=queue)
     return len(bounds)
 
 
-@app.task(name="credit.monitor", **RETRY)
+@shared_task(name="credit.monitor", **RETRY)
 def monitor(self: Task, as_of: str | None = None) -> str | None:
     """Monitor the live model and write the report; returns the report path."""
     data_dir = get_settings().resolved_data_dir

@@ -21,6 +21,7 @@ def worker(
         bool, typer.Option(help="Also run the beat scheduler (one per deployment).")
     ] = False,
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = "celery",
     hostname: Annotated[
         str | None, typer.Option(help="Worker node name (several per machine need distinct).")
     ] = None,
@@ -36,6 +37,7 @@ def worker(
         "--pool=threads",
         f"--concurrency={concurrency}",
         f"--loglevel={loglevel}",
+        f"--queues={queues}",
         # Gossip, mingle and heartbeats need broadcast exchanges, which the embedded
         # SQLAlchemy broker lacks; the platform does not use them.
         "--without-gossip",

@@ -86,11 +86,21 @@ def get_version(session: Session, version: str) -> CreditModelVersion:
 
 
 def active_version(session: Session) -> str | None:
-    return session.scalar(
-        select(CreditModelVersion.version).where(
-            CreditModelVersion.status == ModelStatus.ACTIVE.value
+    """The live version. Asked on every online score, so it runs as driver SQL on the
+    session's connection (tens of microseconds, against most of a millisecond through the
+    ORM)."""
+    connection = session.connection()
+    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(
+            f"SELECT version FROM credit_models WHERE status = {placeholder}",
+            (ModelStatus.ACTIVE.value,),
         )
-    )
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return None if row is None else str(row[0])
 
 
 def promote(session: Session, version: str, *, by: str) -> CreditModelVersion:

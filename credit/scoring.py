@@ -112,30 +112,38 @@ def store(session: Session, results: list[ScoreResult]) -> None:
     session.flush()
 
 
+def explain(
+    model: CreditModel, features: pd.DataFrame
+) -> tuple[np.ndarray[Any, np.dtype[np.float64]], list[list[dict[str, Any]]]]:
+    """PD and adverse reasons of every row of a feature frame."""
+    contributions = model.contributions(model.matrix(features))
+    pds = model.calibration.apply(contributions.sum(axis=1))
+    columns = [features[name].tolist() for name in model.features]
+    reasons = [
+        adverse_reasons(
+            model.features, contributions[row, :-1], [column[row] for column in columns]
+        )
+        for row in range(len(features))
+    ]
+    return pds, reasons
+
+
 def score_frame(model: CreditModel, features: pd.DataFrame, as_of: dt.date) -> list[ScoreResult]:
     """Scores with reasons for a frame of features indexed by USCC."""
-    x = model.matrix(features)
-    contributions = model.contributions(x)
-    pds = model.calibration.apply(contributions.sum(axis=1))
+    pds, reasons = explain(model, features)
     scores = model.scale.points(pds)
-    columns = [features[name].tolist() for name in model.features]
-    results = []
-    for row, uscc in enumerate(features.index):
-        score = int(scores[row])
-        results.append(
-            ScoreResult(
-                uscc=str(uscc),
-                as_of=as_of,
-                pd=float(pds[row]),
-                score=score,
-                band=model.scale.band(score),
-                reasons=adverse_reasons(
-                    model.features, contributions[row, :-1], [column[row] for column in columns]
-                ),
-                model_version=model.version or UNREGISTERED,
-            )
+    return [
+        ScoreResult(
+            uscc=str(uscc),
+            as_of=as_of,
+            pd=float(pds[row]),
+            score=int(scores[row]),
+            band=model.scale.band(int(scores[row])),
+            reasons=reasons[row],
+            model_version=model.version or UNREGISTERED,
         )
-    return results
+        for row, uscc in enumerate(features.index)
+    ]
 
 
 def chunk_bounds(session: Session, size: int = DEFAULT_CHUNK) -> list[tuple[str, str]]:

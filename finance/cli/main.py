@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from finance.cli import credit
+from finance.cli import credit, ingest
 from finance.cli.output import console, fail, print_json
 from finance.cli.worker import worker
 from finance.core import migrate
@@ -29,6 +29,7 @@ enterprise_app = typer.Typer(help="The enterprise registry.", no_args_is_help=Tr
 app.add_typer(enterprise_app, name="enterprise")
 app.add_typer(credit.app, name="credit")
 app.command()(worker)
+ingest.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 

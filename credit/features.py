@@ -67,6 +67,12 @@ FEATURES: tuple[Feature, ...] = (
         "tax_paid_trend", "近12个月纳税额较上年下降", "tax paid fell over the last 12 months", -1
     ),
     Feature(
+        "tax_paid_trend_6m",
+        "近6个月纳税额较前6个月下降",
+        "tax paid in the last 6 months fell against the 6 before",
+        -1,
+    ),
+    Feature(
         "tax_paid_3m_yoy",
         "近3个月纳税额较上年同期下降",
         "tax paid in the last 3 months fell against a year earlier",
@@ -84,6 +90,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "tax_arrears_months_12m", "近12个月多次欠税", "months in tax arrears in the last year", 1
     ),
+    Feature("tax_arrears_months_6m", "近6个月存在欠税", "tax arrears in the last 6 months", 1),
     Feature("tax_rating_rank", "纳税信用等级较低", "low tax credit rating", 1),
     # social insurance
     Feature("insured_employees", "参保人数少", "few insured employees"),
@@ -91,6 +98,12 @@ FEATURES: tuple[Feature, ...] = (
         "insured_employees_trend",
         "参保人数较上年减少",
         "insured employees fell against the year before",
+        -1,
+    ),
+    Feature(
+        "insured_employees_change_12m",
+        "参保人数较12个月前减少",
+        "fewer insured employees than 12 months earlier",
         -1,
     ),
     Feature(
@@ -103,6 +116,12 @@ FEATURES: tuple[Feature, ...] = (
         "social_arrears_months_12m",
         "近12个月多次社保欠费",
         "months in social insurance arrears in the last year",
+        1,
+    ),
+    Feature(
+        "social_arrears_months_6m",
+        "近6个月存在社保欠费",
+        "social insurance arrears in the last 6 months",
         1,
     ),
     # housing fund
@@ -130,6 +149,12 @@ FEATURES: tuple[Feature, ...] = (
         "electricity use in the last 3 months fell against the same months a year earlier",
         -1,
     ),
+    Feature(
+        "electricity_trend_6m",
+        "近6个月用电量较前6个月下降",
+        "electricity use in the last 6 months fell against the 6 before",
+        -1,
+    ),
     Feature("water_trend", "用水量较上年下降", "water use fell against the year before"),
     Feature(
         "water_drop_3m_yoy",
@@ -141,6 +166,12 @@ FEATURES: tuple[Feature, ...] = (
         "utility_overdue_months_12m",
         "近12个月多次水电欠费",
         "months with overdue utility bills in the last year",
+        1,
+    ),
+    Feature(
+        "utility_overdue_months_6m",
+        "近6个月存在水电欠费",
+        "overdue utility bills in the last 6 months",
         1,
     ),
     # customs
@@ -174,6 +205,9 @@ FEATURES: tuple[Feature, ...] = (
         "penalties_24m", "近24个月受到行政处罚", "administrative penalties in the last 24 months", 1
     ),
     Feature(
+        "penalties_12m", "近12个月受到行政处罚", "administrative penalties in the last 12 months", 1
+    ),
+    Feature(
         "penalties_amount_24m_yuan",
         "近24个月行政罚款金额大",
         "large fines in the last 24 months",
@@ -200,6 +234,8 @@ FEATURES: tuple[Feature, ...] = (
         "近12个月工商登记变更频繁",
         "frequent registration changes in the last year",
     ),
+    Feature("reported_employees", "年报从业人数少", "few employees in the annual report"),
+    Feature("reported_revenue_yuan", "年报营业收入低", "low revenue in the annual report"),
     Feature("age_years", "企业成立时间短", "young enterprise"),
     Feature("registered_capital_yuan", "注册资本低", "low registered capital"),
     Feature("size_class", "企业规模类型风险较高", "higher-risk size class", categorical=True),
@@ -234,6 +270,9 @@ RANKS: Mapping[str, Mapping[str, float]] = {
 }
 MONTHLY_TABLES: tuple[str, ...] = tuple(dict.fromkeys(t for t, _ in MONTHLY.values()))
 
+# Event columns kept as numbers with NaN for missing (other amounts count NULL as 0).
+NULLABLE_NUMBERS = ("employees", "revenue_fen")
+
 # Event tables: table -> (date column, other columns read).
 EVENTS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "judicial": (
@@ -243,7 +282,7 @@ EVENTS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "penalties": ("decided_on", ("penalty_type", "amount_fen")),
     "ip": ("granted_on", ("ip_type",)),
     "procurement": ("awarded_on", ("amount_fen",)),
-    "registration": ("event_date", ("event_type",)),
+    "registration": ("event_date", ("event_type", "employees", "revenue_fen")),
 }
 
 
@@ -323,8 +362,14 @@ def _compute(raw: _Raw) -> dict[str, Any]:
     mean3 = np.where(count3 > 0, mean3, np.nan)
     _, mean_year_ago, count_year_ago = window(9, 12)
     mean_year_ago = np.where(count_year_ago > 0, mean_year_ago, np.nan)
+    _, mean6, count6 = window(18, 24)
+    mean6 = np.where(count6 > 0, mean6, np.nan)
+    _, mean_prior6, count_prior6 = window(12, 18)
+    mean_prior6 = np.where(count_prior6 > 0, mean_prior6, np.nan)
     trend = _change(mean12, mean0)
+    trend6 = _change(mean6, mean_prior6)
     yoy3 = _change(mean3, mean_year_ago)
+    year_change = _change(panel[:, :, 23], panel[:, :, 11])
     last = panel.shape[2] - 1 - np.argmax(present[:, :, ::-1], axis=2)
     latest = np.take_along_axis(panel, last[:, :, None], axis=2)[:, :, 0]
     latest = np.where(present.any(axis=2), latest, np.nan)
@@ -332,6 +377,7 @@ def _compute(raw: _Raw) -> dict[str, Any]:
     with np.errstate(invalid="ignore"):
         positive = np.where(count12 > 0, (recent > 0).sum(axis=2), np.nan)
         zero = np.where(count12 > 0, (recent == 0).sum(axis=2), np.nan)
+        positive6 = np.where(count6 > 0, (panel[:, :, 18:24] > 0).sum(axis=2), np.nan)
 
     tax = M["tax_total"]
     steps = np.abs(np.diff(panel[:, tax, 12:24], axis=1))
@@ -345,28 +391,34 @@ def _compute(raw: _Raw) -> dict[str, Any]:
     out: dict[str, Any] = {
         "tax_paid_12m_yuan": sum12[:, tax] / 100,
         "tax_paid_trend": trend[:, tax],
+        "tax_paid_trend_6m": trend6[:, tax],
         "tax_paid_3m_yoy": yoy3[:, tax],
         "tax_volatility_12m": volatility,
         "tax_zero_months_12m": zero[:, tax],
         "tax_months_reported_12m": count12[:, tax],
         "tax_arrears_yuan": latest[:, M["tax_arrears"]] / 100,
         "tax_arrears_months_12m": positive[:, M["tax_arrears"]],
+        "tax_arrears_months_6m": positive6[:, M["tax_arrears"]],
         "tax_rating_rank": latest[:, M["tax_rating"]],
         "insured_employees": latest[:, M["si_employees"]],
         "insured_employees_trend": trend[:, M["si_employees"]],
+        "insured_employees_change_12m": year_change[:, M["si_employees"]],
         "social_contrib_12m_yuan": sum12[:, M["si_contrib"]] / 100,
         "social_arrears_yuan": latest[:, M["si_arrears"]] / 100,
         "social_arrears_months_12m": positive[:, M["si_arrears"]],
+        "social_arrears_months_6m": positive6[:, M["si_arrears"]],
         "housing_contributors": latest[:, M["hf_contributors"]],
         "housing_amount_12m_yuan": sum12[:, M["hf_amount"]] / 100,
         "housing_amount_trend": trend[:, M["hf_amount"]],
         "electricity_12m_kwh": sum12[:, M["electricity"]],
         "electricity_trend": trend[:, M["electricity"]],
         "electricity_drop_3m_yoy": yoy3[:, M["electricity"]],
+        "electricity_trend_6m": trend6[:, M["electricity"]],
         "water_trend": trend[:, M["water"]],
         "water_drop_3m_yoy": yoy3[:, M["water"]],
         "utility_overdue_yuan": latest[:, M["util_overdue"]] / 100,
         "utility_overdue_months_12m": positive[:, M["util_overdue"]],
+        "utility_overdue_months_6m": positive6[:, M["util_overdue"]],
         "exports_12m_yuan": sum12[:, M["exports"]] / 100,
         "imports_12m_yuan": sum12[:, M["imports"]] / 100,
         "customs_trade_trend": trend[:, M["trade"]],
@@ -397,6 +449,9 @@ def _compute(raw: _Raw) -> dict[str, Any]:
     penalties = raw.events["penalties"]
     recent_penalty = penalties.day >= as_of[penalties.request] - DAYS_24M
     out["penalties_24m"] = _tally(penalties, n, recent_penalty)
+    out["penalties_12m"] = _tally(
+        penalties, n, penalties.day >= as_of[penalties.request] - DAYS_12M
+    )
     out["penalties_amount_24m_yuan"] = (
         _tally(penalties, n, recent_penalty, penalties.columns["amount_fen"]) / 100
     )
@@ -421,11 +476,27 @@ def _compute(raw: _Raw) -> dict[str, Any]:
         registration, n, recent_change & (registration.columns["event_type"] == "change")
     )
 
+    out["reported_employees"] = _latest_event_value(registration, n, "employees")
+    out["reported_revenue_yuan"] = _latest_event_value(registration, n, "revenue_fen") / 100
     out["age_years"] = (as_of - raw.founded_day) / 365.25
     out["registered_capital_yuan"] = raw.capital_fen / 100
     for name in CATEGORICAL:
         out[name] = raw.categories[name]
     return out
+
+
+def _latest_event_value(events: _Events, n: int, column: str) -> Array:
+    """Per request, the value of ``column`` in its latest event that has one (the largest
+    if several share that day); NaN when none has."""
+    values = events.columns[column]
+    known = ~np.isnan(values)
+    request, day, values = events.request[known], events.day[known], values[known]
+    last_day = np.full(n, np.iinfo(np.int64).min)
+    np.maximum.at(last_day, request, day)
+    on_last = day == last_day[request]
+    result = np.full(n, -np.inf)
+    np.maximum.at(result, request[on_last], values[on_last])
+    return np.where(np.isinf(result), np.nan, result)
 
 
 def _tally(
@@ -468,6 +539,8 @@ _TABLE_MEASURES: dict[str, list[tuple[int, list[int], Mapping[str, float] | None
 def _event_column(column: str, values: Sequence[Any]) -> NDArray[Any]:
     """Event columns as arrays: amounts in fen (NULL = 0), dates as day numbers (NULL =
     -1), flags as 0/1, text as objects."""
+    if column in NULLABLE_NUMBERS:
+        return np.array([np.nan if _missing(v) else v for v in values], dtype=np.float64)
     if column.endswith("_fen"):
         return np.array([0 if _missing(v) else v for v in values], dtype=np.float64)
     if column == "closed_on":

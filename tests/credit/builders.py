@@ -174,8 +174,26 @@ def build_province(
         )
         usccs.append(uscc)
         base_tax = rng.lognormvariate(11, 1)
-        base_power = rng.lognormvariate(9, 1)
         employees = rng.randint(3, 200)
+        for year in range(first_month.year, first_month.year + months // 12):
+            builder.row(
+                "registration",
+                uscc,
+                event_date=dt.date(year, 4, rng.randint(1, 28)),
+                event_type="annual_report",
+                change_item="",
+                name=f"测试企业{number}",
+                legal_rep_name="张三",
+                legal_rep_id_number="410102198001011234",
+                founded_on=dt.date(2005, 1, 1),
+                registered_capital_fen=100_000_000,
+                status="active",
+                division_code="410100",
+                industry_division="13",
+                employees=None if rng.random() < 0.1 else employees,
+                revenue_fen=int(base_tax * 120 * 100),
+            )
+        base_power = rng.lognormvariate(9, 1)
         decline = max(0.0, risk) * 0.03
         for month in range(months):
             period = add_months(first_month, month)

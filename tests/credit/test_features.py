@@ -40,6 +40,24 @@ def _history(builder: DataBuilder, uscc: str) -> None:
         closed_on=dt.date(2024, 9, 1),
         dishonest_debtor=False,
     )
+    for year, employees in ((2022, 40), (2023, 35)):
+        builder.row(
+            "registration",
+            uscc,
+            event_date=dt.date(year, 5, 20),
+            event_type="annual_report",
+            change_item="",
+            name="测试企业",
+            legal_rep_name="张三",
+            legal_rep_id_number="410102198001011234",
+            founded_on=dt.date(2015, 3, 1),
+            registered_capital_fen=500_000_000,
+            status="active",
+            division_code="410100",
+            industry_division="13",
+            employees=employees,
+            revenue_fen=employees * 100_000_00,
+        )
     builder.row(
         "penalties",
         uscc,
@@ -102,6 +120,8 @@ def _future(builder: DataBuilder, uscc: str) -> None:
             status="active",
             division_code="410100",
             industry_division="13",
+            employees=9999,
+            revenue_fen=1,
         )
 
 
@@ -119,6 +139,10 @@ def test_known_values(session: Session) -> None:
     assert features["tax_zero_months_12m"] == 0
     assert features["tax_arrears_yuan"] == 777
     assert features["tax_arrears_months_12m"] == 1
+    assert features["tax_arrears_months_6m"] == 1
+    assert features["tax_paid_trend_6m"] == 0
+    assert features["reported_employees"] == 35
+    assert features["reported_revenue_yuan"] == 3_500_000
     assert features["tax_rating_rank"] == 2
     assert features["electricity_12m_kwh"] == sum(1000 + m for m in range(12, 24))
     assert features["court_cases_defendant_24m"] == 1
@@ -162,6 +186,7 @@ def test_no_look_ahead(session: Session) -> None:
     assert later["penalties_severe_all"] == 2
     assert later["registration_changes_12m"] == 2
     assert later["tax_rating_rank"] == 5
+    assert later["reported_employees"] == 9999
 
 
 def test_batch_and_single_paths_agree(session: Session) -> None:

@@ -694,11 +694,15 @@ def enterprise_features(session: Session, uscc: str, as_of: dt.date) -> dict[str
 # ---------------------------------------------------------------- many enterprises
 
 
-def batch_features(session: Session, requests: pd.DataFrame) -> pd.DataFrame:
+def batch_features(
+    session: Session, requests: pd.DataFrame, *, uscc_range: tuple[str, str] | None = None
+) -> pd.DataFrame:
     """Features for many (enterprise, as-of date) pairs at once.
 
     ``requests`` has columns ``uscc`` and ``as_of`` (dates); the result has one row per
-    request, in the same order and with the same index, and one column per feature.
+    request, in the same order and with the same index, and one column per feature. When
+    the requests cover every enterprise of a USCC range (a rescore chunk), ``uscc_range``
+    reads the tables by that range instead of by lists of USCCs.
     """
     n = len(requests)
     if n == 0:
@@ -720,7 +724,9 @@ def batch_features(session: Session, requests: pd.DataFrame) -> pd.DataFrame:
         query = select(table.c.uscc, table.c.period, *(table.c[c] for c in columns)).where(
             table.c.period >= first_month, table.c.period < last_day
         )
-        rows = _fetch(session, _restrict(query, table, distinct), ["uscc", "period", *columns])
+        rows = _fetch(
+            session, _restrict(query, table, distinct, uscc_range), ["uscc", "period", *columns]
+        )
         joined = rows.merge(keys, on="uscc")
         offset = _month_numbers(joined["period"]) - (joined["months_end"].to_numpy() - MONTHS)
         keep = (offset >= 0) & (offset < MONTHS)
@@ -743,7 +749,9 @@ def batch_features(session: Session, requests: pd.DataFrame) -> pd.DataFrame:
         query = select(
             table.c.uscc, table.c[date_column], *(table.c[c] for c in event_columns)
         ).where(table.c[date_column] < last_day)
-        rows = _fetch(session, _restrict(query, table, distinct), ["uscc", "day", *event_columns])
+        rows = _fetch(
+            session, _restrict(query, table, distinct, uscc_range), ["uscc", "day", *event_columns]
+        )
         joined = rows.merge(keys, on="uscc")
         day = _day_numbers(joined["day"])
         keep = day < joined["as_of_day"].to_numpy()
@@ -767,6 +775,7 @@ def batch_features(session: Session, requests: pd.DataFrame) -> pd.DataFrame:
             ),
             Enterprise.__table__,
             distinct,
+            uscc_range,
         ),
         ["uscc", "founded_on", "capital", *CATEGORICAL],
     ).set_index("uscc")
@@ -800,19 +809,25 @@ def batch_features(session: Session, requests: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-IN_LIST_LIMIT = 500
+IN_LIST_SIZE = 2000
 
 
-def _restrict(query: Any, table: Any, usccs: Sequence[str]) -> Any:
-    """Limit a query to the requested enterprises: an IN list when they are few, their
-    USCC range otherwise (the join with the requests drops the others)."""
-    if len(usccs) <= IN_LIST_LIMIT:
-        return query.where(table.c.uscc.in_(usccs))
-    return query.where(table.c.uscc >= usccs[0], table.c.uscc <= usccs[-1])
+def _restrict(
+    query: Any, table: Any, usccs: Sequence[str], uscc_range: tuple[str, str] | None
+) -> list[Any]:
+    """The query limited to the requested enterprises: by USCC range, or by IN lists of at
+    most ``IN_LIST_SIZE`` (one query each)."""
+    if uscc_range is not None:
+        return [query.where(table.c.uscc >= uscc_range[0], table.c.uscc <= uscc_range[1])]
+    return [
+        query.where(table.c.uscc.in_(usccs[i : i + IN_LIST_SIZE]))
+        for i in range(0, len(usccs), IN_LIST_SIZE)
+    ]
 
 
-def _fetch(session: Session, query: Any, names: list[str]) -> pd.DataFrame:
-    rows = session.execute(query).all()
+def _fetch(session: Session, queries: list[Any], names: list[str]) -> pd.DataFrame:
+    # Plain tuples: pandas probes each Row object for attributes, which is slow.
+    rows = [tuple(row) for query in queries for row in session.execute(query)]
     return pd.DataFrame.from_records(rows, columns=names)
 
 

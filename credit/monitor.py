@@ -57,7 +57,7 @@ def current_population(
             )
         )
         requests = pd.DataFrame({"uscc": usccs, "as_of": [as_of] * len(usccs)})
-        x = model.matrix(batch_features(session, requests))
+        x = model.matrix(batch_features(session, requests, uscc_range=(first, last)))
         matrices.append(x)
         scores.append(model.scale.points(model.predict_pd(x)).astype(np.float64))
         if on_chunk is not None:

@@ -170,7 +170,7 @@ def rescore_chunk(
     if not usccs:
         return 0
     requests = pd.DataFrame({"uscc": usccs, "as_of": [as_of] * len(usccs)}, index=usccs)
-    results = score_frame(model, batch_features(session, requests), as_of)
+    results = score_frame(model, batch_features(session, requests, uscc_range=(first, last)), as_of)
     store(session, results)
     return len(results)
 

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from finance.cli import credit, ingest
+from finance.cli import credit, ingest, synth
 from finance.cli.output import console, fail, print_json
 from finance.cli.worker import worker
 from finance.core import migrate
@@ -30,6 +30,7 @@ app.add_typer(enterprise_app, name="enterprise")
 app.add_typer(credit.app, name="credit")
 app.command()(worker)
 ingest.register(app)
+synth.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 

@@ -31,7 +31,7 @@ AS_OF = dt.date(2025, 2, 1)
 
 @pytest.fixture
 def live_model(settings: Settings, session: Session) -> Province:
-    province = build_province(session, enterprises=300, months=36, seed=4)
+    province = build_province(session, enterprises=400, months=36, seed=11)
     result = train(platform_training_set(session, dt.date(2026, 1, 1)), seed=1)
     row = register(session, result, settings.resolved_data_dir, created_by="tests")
     promote(session, row.version, by="tests")

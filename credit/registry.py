@@ -14,7 +14,6 @@ import json
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -189,8 +188,3 @@ def load_model(session: Session, data_dir: Path, version: str = "active") -> Cre
 def load_scorecard(data_dir: Path, version: str) -> Scorecard:
     data = json.loads((models_dir(data_dir) / version / SCORECARD_FILE).read_text())
     return Scorecard.from_dict(data)
-
-
-def load_report(data_dir: Path, version: str) -> dict[str, Any]:
-    report: dict[str, Any] = json.loads((models_dir(data_dir) / version / REPORT_JSON).read_text())
-    return report

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from credit.dataset import platform_training_set
-from credit.registry import active_version, load_model
+from credit.registry import active_version, load_model, load_scorecard
 from credit.scoring import score_enterprise
 from credit.train import train
 from finance.cli.main import app
@@ -58,6 +58,9 @@ def test_train_json_report_and_registry_round_trip(
     order = np.argsort(data.time.to_numpy(), kind="stable")  # type: ignore[union-attr]
     test_rows = order[int(len(order) * 0.8) :]
     assert np.array_equal(loaded.predict_pd(x[test_rows]), fresh.test["pd"].to_numpy())
+    scorecard = load_scorecard(settings.resolved_data_dir, version)
+    test_frame = data.frame.iloc[test_rows].reset_index(drop=True)
+    assert np.allclose(scorecard.predict_pd(test_frame), fresh.test["scorecard_pd"], rtol=1e-12)
     assert loaded.meta["fingerprint"] == fresh.model.meta["fingerprint"]
     assert loaded.scale.base_score == 600
     assert loaded.scale.pdo == 40

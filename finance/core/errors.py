@@ -11,6 +11,7 @@ class DomainError(Exception):
     status: int = 400
     title: str = "Bad request"
     type_slug: str = "bad-request"
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)
@@ -40,3 +41,15 @@ class Invalid(DomainError):
     status = 422
     title = "Invalid input"
     type_slug = "invalid"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Unauthorized"
+    type_slug = "unauthorized"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    title = "Too many requests"
+    type_slug = "too-many-requests"

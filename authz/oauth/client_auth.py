@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from authz.oauth.dpop import remember_jti
 
 SKEW = dt.timedelta(seconds=60)
-MAX_LIFETIME = dt.timedelta(minutes=5)
+MAX_LIFETIME = dt.timedelta(minutes=60)
 ALGORITHMS = ("ES256", "PS256")
 
 

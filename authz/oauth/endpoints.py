@@ -54,6 +54,9 @@ def _oauth_request(
 def _server(
     session: Any, runtime: AuthzRuntime, now: Any, jkt: str | None = None
 ) -> PlatformAuthorizationServer:
+    # Load (or on first use create) the key set before this request writes anything: a
+    # first key is created in its own transaction.
+    runtime.keyring.snapshot()
     return PlatformAuthorizationServer(
         session, issuer=runtime.issuer, keyring=runtime.keyring, now=now, dpop_jkt=jkt
     )

@@ -29,7 +29,9 @@ def world(settings: Settings, engine: Engine) -> Iterator[World]:
     with sessions.begin() as session:
         uscc = add_enterprise(session, 1)
         other = add_enterprise(session, 2, city="410400")
-        bank = Bank(code="ZZB", name="郑州银行", name_en="Bank of Zhengzhou", kind="city_commercial")
+        bank = Bank(
+            code="ZZB", name="郑州银行", name_en="Bank of Zhengzhou", kind="city_commercial"
+        )
         session.add(bank)
         session.flush()
         bank_id = bank.id

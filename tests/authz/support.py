@@ -23,7 +23,6 @@ from finance.enterprises.models import Enterprise
 from finance.enterprises.uscc import with_check_character
 from finance.govdata.models import data_table
 from finance.ingestion.models import IngestBatch
-from finance.institutions.models import Bank
 
 BASE = "https://testserver"
 PASSWORD = "correct horse battery"
@@ -294,7 +293,11 @@ def push(world: World, bank: BankClientKeys, consent_id: str, **overrides: str) 
 
 
 def approve(
-    world: World, bank: BankClientKeys, request_uri: str, user: str = "legal_rep", approve: bool = True
+    world: World,
+    bank: BankClientKeys,
+    request_uri: str,
+    user: str = "legal_rep",
+    approve: bool = True,
 ) -> Any:
     browser, _csrf = world.portal(user)
     screen = browser.get(
@@ -340,7 +343,9 @@ def exchange_code(
     )
 
 
-def data_token(world: World, bank: BankClientKeys, **consent_overrides: Any) -> tuple[str, dict[str, Any]]:
+def data_token(
+    world: World, bank: BankClientKeys, **consent_overrides: Any
+) -> tuple[str, dict[str, Any]]:
     """A consent authorised through PAR + code, and the token response for it."""
     consent_id = create_consent(world, bank, **consent_overrides)
     pushed = push(world, bank, consent_id)

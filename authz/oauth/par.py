@@ -60,7 +60,7 @@ def push(server: PlatformAuthorizationServer, request: StarletteOAuth2Request) -
         client = server.authenticate_client(request, CLIENT_AUTH_METHODS, "par")
         form = request.payload.datalist
         if "request_uri" in form:
-            raise InvalidRequestError("'request_uri' may not be pushed (RFC 9126 §2.1).")
+            raise InvalidRequestError("'request_uri' may not be pushed.")
         if form.get("client_id", [client.get_client_id()]) != [client.get_client_id()]:
             raise InvalidRequestError("'client_id' is not the authenticated client.")
         params = {

@@ -7,9 +7,11 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from authz import passwords
 from authz.clock import FrozenClock
 from authz.models import Role, UserKind
 from finance.app import create_app
@@ -17,6 +19,12 @@ from finance.core.db import session_factory
 from finance.core.settings import Settings
 from finance.institutions.models import Bank
 from tests.authz.support import BASE, World, add_enterprise
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 at its production cost makes every login ~0.5 s; tests use a cheap one."""
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
 
 
 @pytest.fixture

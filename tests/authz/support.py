@@ -157,6 +157,7 @@ class World:
     other_uscc: str
     bank_id: int
     users: dict[str, User] = field(default_factory=dict)
+    portals: dict[str, tuple[TestClient, str]] = field(default_factory=dict)
 
     @property
     def now(self) -> dt.datetime:
@@ -182,6 +183,8 @@ class World:
 
     def portal(self, username: str) -> tuple[TestClient, str]:
         """A browser logged in as ``username`` and its CSRF token."""
+        if username in self.portals:
+            return self.portals[username]
         browser = TestClient(self.http.app, base_url=BASE)
         response = browser.post(
             "/login",
@@ -189,7 +192,8 @@ class World:
             follow_redirects=False,
         )
         assert response.status_code == 303, response.text
-        return browser, response.headers["x-csrf-token"]
+        self.portals[username] = (browser, response.headers["x-csrf-token"])
+        return self.portals[username]
 
 
 @dataclass

@@ -296,7 +296,7 @@ def for_client(client_id: str) -> Select[Consent]:
 def get_scoped(session: Session, query: Select[Consent], consent_id: str) -> Consent:
     consent = session.scalar(query.where(Consent.id == consent_id))
     if consent is None:
-        raise NotFound("no such consent", consent_id=consent_id)
+        raise NotFound("no such consent", consent_id=consent_id, error="not_found")
     return consent
 
 

@@ -106,7 +106,8 @@ def test_full_bank_journey(world: World) -> None:
         "/oauth2/authorize", params={"client_id": bank.client_id, "request_uri": request_uri}
     )
     assert screen.status_code == 200
-    assert "纳税信息" in screen.text and "郑州银行" in screen.text
+    assert "纳税信息" in screen.text
+    assert "郑州银行" in screen.text
     decided = browser.post(
         "/oauth2/authorize",
         data={
@@ -119,7 +120,8 @@ def test_full_bank_journey(world: World) -> None:
     assert decided.status_code == 302
     callback = decided.headers["location"]
     returned = dict(parse_qsl(urlsplit(callback).query))
-    assert returned["iss"] == BASE and returned["state"] == state  # RFC 9207
+    assert returned["iss"] == BASE
+    assert returned["state"] == state
 
     # Code exchange with PKCE, private_key_jwt and a DPoP proof.
     token = oauth.fetch_token(
@@ -132,7 +134,8 @@ def test_full_bank_journey(world: World) -> None:
     assert token["expires_in"] <= 600
     access = token["access_token"]
     header = jws.extract_compact(access.encode()).headers()
-    assert header["typ"] == "at+jwt" and header["alg"] == "ES256"
+    assert header["typ"] == "at+jwt"
+    assert header["alg"] == "ES256"
     signed = jws.deserialize_compact(
         access, KeySet.import_key_set(world.http.get("/oauth2/jwks").json())
     )
@@ -153,7 +156,7 @@ def test_full_bank_journey(world: World) -> None:
     records = data_call(f"/api/v1/data/enterprises/{world.uscc}/tax", access, limit="5")
     assert records.status_code == 200, records.text
     page = records.json()
-    assert [item["period"] for item in page["items"]][0] == "2025-11-01"
+    assert next(item["period"] for item in page["items"]) == "2025-11-01"
     assert page["next_cursor"]
     rest = data_call(
         f"/api/v1/data/enterprises/{world.uscc}/tax", access, cursor=page["next_cursor"]
@@ -165,7 +168,8 @@ def test_full_bank_journey(world: World) -> None:
 
     # Introspection shows the binding; refresh rotates and stays DPoP-bound.
     introspected = oauth.introspect_token(BASE + "/oauth2/introspect", token=access).json()
-    assert introspected["active"] is True and introspected["consent_id"] == consent_id
+    assert introspected["active"] is True
+    assert introspected["consent_id"] == consent_id
     refreshed = oauth.refresh_token(
         TOKEN_URL,
         refresh_token=token["refresh_token"],
@@ -189,7 +193,8 @@ def test_full_bank_journey(world: World) -> None:
     )
     assert revoked.status_code == 200
     after = data_call(f"/api/v1/data/enterprises/{world.uscc}/tax", refreshed["access_token"])
-    assert after.status_code == 401 and after.json()["error"] == "invalid_token"
+    assert after.status_code == 401
+    assert after.json()["error"] == "invalid_token"
     assert oauth.introspect_token(
         BASE + "/oauth2/introspect", token=refreshed["access_token"]
     ).json() == {"active": False}

@@ -70,7 +70,8 @@ def test_allowed_call_is_served_and_recorded(world: World, authorised: Authorise
     response = call_data(world, authorised.bank, authorised.access, tax(world))
     assert response.status_code == 200
     items = response.json()["items"]
-    assert [i["period"] for i in items][0] == "2025-11-01" and len(items) == 12
+    assert next(i["period"] for i in items) == "2025-11-01"
+    assert len(items) == 12
     with world.session() as session:
         assert (
             session.scalar(
@@ -130,7 +131,8 @@ def test_authorize_without_pushed_request_is_refused(world: World) -> None:
         "/oauth2/authorize",
         params={"client_id": bank.client_id, "response_type": "code", "redirect_uri": REDIRECT_URI},
     )
-    assert response.status_code == 400 and "invalid_request" in response.text
+    assert response.status_code == 400
+    assert "invalid_request" in response.text
 
 
 def test_request_uri_is_single_use(world: World) -> None:
@@ -140,7 +142,8 @@ def test_request_uri_is_single_use(world: World) -> None:
     browser, _ = world.portal("legal_rep")
     assert browser.get("/oauth2/authorize", params=params).status_code == 200
     again = browser.get("/oauth2/authorize", params=params)
-    assert again.status_code == 400 and "invalid_request_uri" in again.text
+    assert again.status_code == 400
+    assert "invalid_request_uri" in again.text
 
 
 def test_request_uri_is_bound_to_its_client(world: World) -> None:
@@ -152,7 +155,8 @@ def test_request_uri_is_bound_to_its_client(world: World) -> None:
         "/oauth2/authorize",
         params={"client_id": other.client_id, "request_uri": pushed.json()["request_uri"]},
     )
-    assert response.status_code == 400 and "invalid_request_uri" in response.text
+    assert response.status_code == 400
+    assert "invalid_request_uri" in response.text
 
 
 def test_request_uri_expires_within_a_minute(world: World) -> None:
@@ -165,7 +169,8 @@ def test_request_uri_expires_within_a_minute(world: World) -> None:
         "/oauth2/authorize",
         params={"client_id": bank.client_id, "request_uri": pushed.json()["request_uri"]},
     )
-    assert response.status_code == 400 and "invalid_request_uri" in response.text
+    assert response.status_code == 400
+    assert "invalid_request_uri" in response.text
 
 
 def test_par_refuses_a_request_uri_parameter(world: World) -> None:
@@ -282,7 +287,8 @@ def test_secret_clients_are_sandbox_only(world: World) -> None:
     sandbox = browser.post(
         "/api/v1/clients", json={**body, "sandbox": True}, headers={"X-CSRF-Token": csrf}
     )
-    assert sandbox.status_code == 201 and sandbox.json()["client_secret"]
+    assert sandbox.status_code == 201
+    assert sandbox.json()["client_secret"]
 
 
 # --- DPoP at the data API ---------------------------------------------------------------
@@ -440,7 +446,8 @@ def test_dates_must_lie_inside_the_consent(
 ) -> None:
     response = call_data(world, authorised.bank, authorised.access, tax(world), params=params)
     if status == 200:
-        assert response.status_code == 200 and len(response.json()["items"]) == 3
+        assert response.status_code == 200
+        assert len(response.json()["items"]) == 3
     else:
         problem(response, 403, "dates_outside_consent")
 
@@ -457,7 +464,8 @@ def test_revoked_consent_refuses_at_once_and_kills_refresh(
     revoked = browser.post(
         f"/api/v1/my/consents/{authorised.consent_id}/revoke", headers={"X-CSRF-Token": csrf}
     )
-    assert revoked.status_code == 200 and revoked.json()["status"] == "Revoked"
+    assert revoked.status_code == 200
+    assert revoked.json()["status"] == "Revoked"
     # The token was revoked with the consent; the refusal says so.
     problem(call_data(world, authorised.bank, authorised.access, tax(world)), 401, "invalid_token")
     refresh = world.http.post(
@@ -492,13 +500,13 @@ def test_another_clients_consent_is_not_found(world: World, authorised: Authoris
     response = world.http.get(
         f"/api/v1/consents/{authorised.consent_id}", headers={"Authorization": f"Bearer {token}"}
     )
-    problem(response, 404, "not_found") if "error" in response.json() else None
-    assert response.status_code == 404
+    problem(response, 404, "not_found")
     own = world.http.get(
         f"/api/v1/consents/{authorised.consent_id}",
         headers={"Authorization": f"Bearer {consents_token(world, authorised.bank)}"},
     )
-    assert own.status_code == 200 and own.json()["status"] == "Authorised"
+    assert own.status_code == 200
+    assert own.json()["status"] == "Authorised"
 
 
 def test_suspended_client_is_refused(world: World, authorised: Authorised) -> None:
@@ -572,7 +580,8 @@ def test_another_enterprises_user_cannot_approve(world: World) -> None:
         "/oauth2/authorize",
         params={"client_id": bank.client_id, "request_uri": pushed.json()["request_uri"]},
     )
-    assert response.status_code == 400 and "access_denied" in response.text
+    assert response.status_code == 400
+    assert "access_denied" in response.text
 
 
 def test_rejection_redirects_with_access_denied_and_iss(world: World) -> None:
@@ -580,7 +589,8 @@ def test_rejection_redirects_with_access_denied_and_iss(world: World) -> None:
     consent_id = create_consent(world, bank)
     pushed = push(world, bank, consent_id)
     params = redirect_params(approve(world, bank, pushed.json()["request_uri"], approve=False))
-    assert params["error"] == "access_denied" and params["iss"] == BASE
+    assert params["error"] == "access_denied"
+    assert params["iss"] == BASE
     token = consents_token(world, bank)
     status = world.http.get(
         f"/api/v1/consents/{consent_id}", headers={"Authorization": f"Bearer {token}"}

@@ -118,7 +118,8 @@ def test_served_iff_covered(world: World) -> None:
             for spec in specs:
                 owner = "legal_rep" if spec["enterprise"] == "own" else "other_rep"
                 user = session.get(User, world.users[owner].id)
-                assert user is not None and user.uscc is not None
+                assert user is not None
+                assert user.uscc is not None
                 first, last = spec["span"]  # type: ignore[misc]
                 consent = consents.create(
                     session,

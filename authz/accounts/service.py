@@ -136,7 +136,9 @@ def authenticate_enterprise(
     subject = f"user:{user.id}"
     _guard_attempts(session, "enterprise", subject, now)
     enterprise = get_enterprise(session, user.uscc)
-    name_ok = hmac.compare_digest(legal_rep_name.strip(), enterprise.legal_rep_name)
+    name_ok = hmac.compare_digest(
+        legal_rep_name.strip().encode(), enterprise.legal_rep_name.encode()
+    )
     id_ok = hmac.compare_digest(
         id_number.strip().upper().encode(), enterprise.legal_rep_id_number.upper().encode()
     )

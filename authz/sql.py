@@ -16,6 +16,6 @@ def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> 
     """
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table).values(**values).on_conflict_do_nothing()
-    result = session.execute(statement)
-    return bool(getattr(result, "rowcount", 0) == 1)
+    key = next(iter(table.primary_key.columns))
+    statement = module.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return session.execute(statement).first() is not None

@@ -29,7 +29,7 @@ class FrozenClock:
         self.now += dt.timedelta(**delta)
 
 
-def get_now(request: Request) -> dt.datetime:
+async def get_now(request: Request) -> dt.datetime:
     clock: Clock = getattr(request.app.state, "clock", system_clock)
     return clock()
 

@@ -103,14 +103,18 @@ def authorise(
     except DPoPError as exc:
         raise invalid_token(str(exc), error="invalid_dpop_proof") from exc
 
-    issued = session.scalar(select(IssuedToken).where(IssuedToken.jti == claims.get("jti")))
-    if issued is None or issued.revoked_at is not None:
+    # One round trip for the three live facts: token, client, consent.
+    row = session.execute(
+        select(IssuedToken, OAuthClient, Consent)
+        .join(OAuthClient, OAuthClient.client_id == IssuedToken.client_id)
+        .outerjoin(Consent, Consent.id == IssuedToken.consent_id)
+        .where(IssuedToken.jti == claims.get("jti"))
+    ).first()
+    if row is None or row[0].revoked_at is not None:
         raise invalid_token("the access token has been revoked")
-    client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == call.client_id))
-    if client is None or client.status != ClientStatus.ACTIVE.value:
+    _issued, client, consent = row
+    if client.client_id != call.client_id or client.status != ClientStatus.ACTIVE.value:
         raise invalid_token("the client is not active", error="invalid_client")
-
-    consent = session.get(Consent, issued.consent_id) if issued.consent_id else None
     if consent is None or consent.client_id != client.client_id or consent.uscc != call.uscc:
         # Another enterprise, or no consent at all: the caller may not see it.
         raise AccessRefused(404, "not_found", "no consent of this client covers this enterprise")

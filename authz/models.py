@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from finance.core.db import Base
 from finance.core.types import BigIntPK, UTCDateTime, utcnow
+from finance.lending import models as _lending  # noqa: F401  (consents reference applications)
 
 
 class UserKind(enum.StrEnum):

@@ -51,6 +51,6 @@ class AuthzRuntime:
         return self.issuer + request.url.path
 
 
-def get_runtime(request: Request) -> AuthzRuntime:
+async def get_runtime(request: Request) -> AuthzRuntime:
     runtime: AuthzRuntime = request.app.state.authz
     return runtime

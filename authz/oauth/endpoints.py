@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from authz.accounts.web_session import COOKIE
 from authz.clock import NowDep
 from authz.deps import RuntimeDep
+from authz.errors import AccessRefused
 from authz.models import OAuthClient, User
 from authz.oauth import par
 from authz.oauth.dpop import DPoPError, verify_proof
@@ -42,13 +44,16 @@ FormDep = Annotated[list[tuple[str, str]], Depends(form_pairs)]
 def _oauth_request(
     request: Request, runtime: AuthzRuntime, form: FormDep
 ) -> StarletteOAuth2Request:
-    return StarletteOAuth2Request(
-        request.method,
-        runtime.url(request),
-        request.headers,
-        request.query_params.multi_items(),
-        form,
-    )
+    try:
+        return StarletteOAuth2Request(
+            request.method,
+            runtime.url(request),
+            request.headers,
+            request.query_params.multi_items(),
+            form,
+        )
+    except InsecureTransportError as exc:
+        raise AccessRefused(400, "invalid_request", "OAuth requests must use https") from exc
 
 
 def _server(

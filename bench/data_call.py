@@ -328,7 +328,8 @@ def main() -> None:
                     "DPoP": proof(credentials[0][1], "GET", base + path, credentials[0][0]),
                 },
             )
-            assert probe.status_code == 200 and len(probe.json()["items"]) == 12, probe.text
+            if probe.status_code != 200 or len(probe.json()["items"]) != 12:
+                raise SystemExit(f"the data call does not work: {probe.text}")
             data = asyncio.run(run_level(base, path, credentials, level, args.seconds))
             bare = asyncio.run(run_level(base, "/healthz", None, level, args.seconds))
             print(

@@ -231,3 +231,26 @@ def test_cli_creates_users_and_approves_clients(world: World) -> None:
     assert consents_token(world, bank)
     with world.session() as session:
         assert session.scalar(select(Consent.id)) is None
+
+
+def test_sandbox_client_uses_client_secret_basic(world: World) -> None:
+    browser, csrf = world.portal("bank_admin")
+    registered = browser.post(
+        "/api/v1/clients",
+        json={
+            "name": "sandbox",
+            "redirect_uris": ["https://bank.example/cb"],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "sandbox": True,
+        },
+        headers={"X-CSRF-Token": csrf},
+    ).json()
+    client_id, secret = registered["client_id"], registered["client_secret"]
+    ops, ops_csrf = world.portal("ops_admin")
+    ops.post(f"/api/v1/clients/{client_id}/approve", headers={"X-CSRF-Token": ops_csrf})
+    form = {"grant_type": "client_credentials", "scope": "consents"}
+    ok = world.http.post("/oauth2/token", data=form, auth=(client_id, secret))
+    assert ok.status_code == 200
+    wrong = world.http.post("/oauth2/token", data=form, auth=(client_id, "not the secret"))
+    assert wrong.status_code == 401
+    assert wrong.json()["error"] == "invalid_client"

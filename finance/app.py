@@ -18,6 +18,7 @@ from finance.core.settings import Settings, get_settings
 from finance.enterprises.endpoints import router as enterprise_router
 from finance.govdata.data_api import router as data_call_router
 from finance.govdata.endpoints import catalogue_router, internal_router
+from finance.ingestion.endpoints import router as ingestion_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -74,4 +75,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.internal_api_enabled:
         app.include_router(enterprise_router)
         app.include_router(internal_router)
+        app.include_router(ingestion_router)
     return app

@@ -10,23 +10,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    Date,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, Boolean, Column, Date, Index, Integer, String, Table, Text
 from sqlalchemy.types import TypeEngine
 
 from finance.core.db import Base
-from finance.core.types import BigIntPK, UTCDateTime
+from finance.core.types import UTCDateTime
 from finance.govdata.categories import CATEGORIES, Category, Kind
 from finance.govdata.categories import Column as ColumnSpec
 
@@ -50,47 +38,36 @@ def _sql_type(spec: ColumnSpec) -> TypeEngine[Any]:
 
 
 def _build(category: Category) -> Table:
+    """The table of one category. Its primary key is the natural key (enterprise plus the
+    category's key columns): a surrogate id would only add an index to every bulk load.
+    ``uscc`` and ``batch_id`` carry no foreign-key triggers either: ingestion checks both in
+    the same transaction that writes the rows, and registry rows are never deleted."""
     key_columns = set(category.key)
-    columns: list[Column[Any]] = [
-        Column("id", BigIntPK, primary_key=True, autoincrement=True),
-        Column(
-            "uscc",
-            String(18),
-            ForeignKey("enterprises.uscc", ondelete="CASCADE"),
-            nullable=False,
-        ),
-    ]
+    columns: list[Column[Any]] = [Column("uscc", String(18), primary_key=True)]
     for spec in category.columns:
-        # Key columns are never NULL so the unique key really is unique; an absent optional
-        # key part is stored as the empty string.
-        nullable = not spec.required and spec.name not in key_columns
-        columns.append(Column(spec.db_name, _sql_type(spec), nullable=nullable))
+        # An absent optional key part is stored as the empty string.
+        key = spec.name in key_columns
+        columns.append(
+            Column(
+                spec.db_name, _sql_type(spec), primary_key=key, nullable=not (key or spec.required)
+            )
+        )
     columns += [
         Column("source_department", String(64), nullable=False),
-        Column(
-            "batch_id",
-            BigInteger().with_variant(Integer(), "sqlite"),
-            ForeignKey("ingest_batches.id"),
-            nullable=False,
-        ),
+        Column("batch_id", BigInteger().with_variant(Integer(), "sqlite"), nullable=False),
         Column("ingested_at", UTCDateTime, nullable=False),
         Column("as_of_date", Date, nullable=False),
     ]
-    key_db = [category.column(name).db_name for name in category.key]
-    constraints: list[UniqueConstraint | Index] = [
-        UniqueConstraint("uscc", *key_db, name=f"uq_{category.table_name}_natural_key")
-    ]
-    # Reads are "one enterprise, a date range": the natural key serves them when it starts
-    # with the date column; otherwise the date needs its own index.
+    indexes: list[Index] = []
+    # Reads are "one enterprise, a date range": the primary key serves them when the key
+    # starts with the date column; otherwise the date needs its own index.
     if category.key[0] != category.date_column:
-        constraints.append(
-            Index(f"ix_{category.table_name}_uscc_date", "uscc", category.date_column)
-        )
+        indexes.append(Index(f"ix_{category.table_name}_uscc_date", "uscc", category.date_column))
     return Table(
         category.table_name,
         Base.metadata,
         *columns,
-        *constraints,
+        *indexes,
         comment=f"{category.zh} / {category.en} ({category.department})",
     )
 

@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Table, and_, case, func, or_, select
+from sqlalchemy import Date, Table, and_, case, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from finance.core.errors import Invalid, NotFound
@@ -58,16 +58,27 @@ def category_or_404(name: str) -> Category:
     return category
 
 
-def _encode_cursor(day: dt.date, row_id: int) -> str:
-    raw = json.dumps([day.isoformat(), row_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _order_columns(category: Category, table: Table) -> list[Any]:
+    """Date first, then the natural key: a total order within one enterprise."""
+    names = [category.date_column, *(n for n in category.key if n != category.date_column)]
+    return [table.c[category.column(n).db_name] for n in names]
 
 
-def _decode_cursor(cursor: str) -> tuple[dt.date, int]:
+def _encode_cursor(values: list[Any]) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, dt.date) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, columns: list[Any]) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        day, row_id = json.loads(base64.urlsafe_b64decode(padded))
-        return dt.date.fromisoformat(day), int(row_id)
+        values = json.loads(base64.urlsafe_b64decode(padded))
+        if not isinstance(values, list) or len(values) != len(columns):
+            raise ValueError("cursor shape")
+        return [
+            dt.date.fromisoformat(v) if isinstance(c.type, Date) else str(v)
+            for v, c in zip(values, columns, strict=True)
+        ]
     except (ValueError, TypeError) as exc:
         raise Invalid("cursor is not one this API issued", cursor=cursor) from exc
 
@@ -103,14 +114,14 @@ def read_records(
         query = query.where(day >= date_from)
     if date_to is not None:
         query = query.where(day <= date_to)
+    order = _order_columns(category, table)
     if cursor is not None:
-        last_day, last_id = _decode_cursor(cursor)
-        query = query.where(or_(day > last_day, and_(day == last_day, table.c.id > last_id)))
-    rows = session.execute(query.order_by(day, table.c.id).limit(limit + 1)).mappings().all()
+        query = query.where(tuple_(*order) > tuple_(*_decode_cursor(cursor, order)))
+    rows = session.execute(query.order_by(*order).limit(limit + 1)).mappings().all()
     more = len(rows) > limit
     rows = rows[:limit]
     items = [_public_row(category, dict(row)) for row in rows]
-    next_cursor = _encode_cursor(rows[-1][category.date_column], rows[-1]["id"]) if more else None
+    next_cursor = _encode_cursor([rows[-1][c.name] for c in order]) if more else None
     return RecordsPage(
         uscc=uscc,
         category=category.name,

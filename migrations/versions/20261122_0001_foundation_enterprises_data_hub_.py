@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 15:25:15.176972
+Create Date: 2026-11-22 15:40:35.955026
 """
 
 from collections.abc import Sequence
@@ -33,6 +33,186 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_banks")),
         sa.UniqueConstraint("code", name=op.f("uq_banks_code")),
+    )
+    op.create_table(
+        "data_customs",
+        sa.Column("uscc", sa.String(length=18), nullable=False),
+        sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("import_value_fen", sa.BigInteger(), nullable=False),
+        sa.Column("export_value_fen", sa.BigInteger(), nullable=False),
+        sa.Column("customs_credit", sa.String(length=32), nullable=True),
+        sa.Column("source_department", sa.String(length=64), nullable=False),
+        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("as_of_date", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("uscc", "period", name=op.f("pk_data_customs")),
+        comment="海关进出口信息 / customs (customs)",
+    )
+    op.create_table(
+        "data_housing_fund",
+        sa.Column("uscc", sa.String(length=18), nullable=False),
+        sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("contributors", sa.BigInteger(), nullable=False),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("source_department", sa.String(length=64), nullable=False),
+        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("as_of_date", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("uscc", "period", name=op.f("pk_data_housing_fund")),
+        comment="住房公积金缴存信息 / housing provident fund (housing_fund_centre)",
+    )
+    op.create_table(
+        "data_ip",
+        sa.Column("uscc", sa.String(length=18), nullable=False),
+        sa.Column("registration_number", sa.String(length=64), nullable=False),
+        sa.Column("ip_type", sa.String(length=32), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("granted_on", sa.Date(), nullable=False),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("source_department", sa.String(length=64), nullable=False),
+        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("as_of_date", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("uscc", "registration_number", name=op.f("pk_data_ip")),
+        comment="知识产权信息 / patents and trademarks (intellectual_property)",
+    )
+    with op.batch_alter_table("data_ip", schema=None) as batch_op:
+        batch_op.create_index("ix_data_ip_uscc_date", ["uscc", "granted_on"], unique=False)
+
+    op.create_table(
+        "data_judicial",
+        sa.Column("uscc", sa.String(length=18), nullable=False),
+        sa.Column("case_number", sa.String(length=64), nullable=False),
+        sa.Column("filed_on", sa.Date(), nullable=False),
+        sa.Column("case_type", sa.String(length=32), nullable=False),
+        sa.Column("role", sa.String(length=32), nullable=False),
+        sa.Column("cause", sa.String(length=200), nullable=False),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=True),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("closed_on", sa.Date(), nullable=True),
+        sa.Column("dishonest_debtor", sa.Boolean(), nullable=False),
+        sa.Column("source_department", sa.String(length=64), nullable=False),
+        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("as_of_date", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("uscc", "case_number", name=op.f("pk_data_judicial")),
+        comment="司法信息 / court and enforcement records (high_court)",
+    )
+    with op.batch_alter_table("data_judicial", schema=None) as batch_op:
+        batch_op.create_index("ix_data_judicial_uscc_date", ["uscc", "filed_on"], unique=False)
+
+    op.create_table(
+        "data_penalties",
+        sa.Column("uscc", sa.String(length=18), nullable=False),
+        sa.Column("decision_number", sa.String(length=100), nullable=False),
+        sa.Column("decided_on", sa.Date(), nullable=False),
+        sa.Column("authority", sa.String(length=100), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("penalty_type", sa.String(length=32), nullable=False),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=True),
+        sa.Column("repaired", sa.Boolean(), nullable=True),
+        sa.Column("source_department", sa.String(length=64), nullable=False),
+        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("as_of_date", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("uscc", "decision_number", name=op.f("pk_data_penalties")),
+        comment="行政处罚信息 / administrative penalties (credit_henan)",
+    )
+    with op.batch_alter_table("data_penalties", schema=None) as batch_op:
+        batch_op.create_index("ix_data_penalties_uscc_date", ["uscc", "decided_on"], unique=False)
+
+    op.create_table(
+        "data_procurement",
+        sa.Column("uscc", sa.String(length=18), nullable=False),
+        sa.Column("award_id", sa.String(length=64), nullable=False),
+        sa.Column("awarded_on", sa.Date(), nullable=False),
+        sa.Column("purchaser", sa.String(length=200), nullable=False),
+        sa.Column("project", sa.Text(), nullable=False),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("contract_months", sa.BigInteger(), nullable=True),
+        sa.Column("source_department", sa.String(length=64), nullable=False),
+        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("as_of_date", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("uscc", "award_id", name=op.f("pk_data_procurement")),
+        comment="政府采购信息 / public procurement (public_procurement)",
+    )
+    with op.batch_alter_table("data_procurement", schema=None) as batch_op:
+        batch_op.create_index("ix_data_procurement_uscc_date", ["uscc", "awarded_on"], unique=False)
+
+    op.create_table(
+        "data_registration",
+        sa.Column("uscc", sa.String(length=18), nullable=False),
+        sa.Column("event_date", sa.Date(), nullable=False),
+        sa.Column("event_type", sa.String(length=32), nullable=False),
+        sa.Column("change_item", sa.String(length=64), nullable=False),
+        sa.Column("before_value", sa.Text(), nullable=True),
+        sa.Column("after_value", sa.Text(), nullable=True),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("legal_rep_name", sa.String(length=64), nullable=False),
+        sa.Column("legal_rep_id_number", sa.String(length=18), nullable=False),
+        sa.Column("founded_on", sa.Date(), nullable=False),
+        sa.Column("registered_capital_fen", sa.BigInteger(), nullable=False),
+        sa.Column("status", sa.String(length=32), nullable=False),
+        sa.Column("division_code", sa.String(length=6), nullable=False),
+        sa.Column("industry_division", sa.String(length=32), nullable=False),
+        sa.Column("industry_class", sa.String(length=4), nullable=True),
+        sa.Column("employees", sa.BigInteger(), nullable=True),
+        sa.Column("revenue_fen", sa.BigInteger(), nullable=True),
+        sa.Column("total_assets_fen", sa.BigInteger(), nullable=True),
+        sa.Column("source_department", sa.String(length=64), nullable=False),
+        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("as_of_date", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "uscc", "event_date", "event_type", "change_item", name=op.f("pk_data_registration")
+        ),
+        comment="工商登记信息 / market registration record (market_regulation)",
+    )
+    op.create_table(
+        "data_social_insurance",
+        sa.Column("uscc", sa.String(length=18), nullable=False),
+        sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("insured_employees", sa.BigInteger(), nullable=False),
+        sa.Column("contributions_paid_fen", sa.BigInteger(), nullable=False),
+        sa.Column("arrears_fen", sa.BigInteger(), nullable=False),
+        sa.Column("source_department", sa.String(length=64), nullable=False),
+        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("as_of_date", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("uscc", "period", name=op.f("pk_data_social_insurance")),
+        comment="社保缴纳信息 / social insurance (human_resources_social_security)",
+    )
+    op.create_table(
+        "data_tax",
+        sa.Column("uscc", sa.String(length=18), nullable=False),
+        sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("vat_paid_fen", sa.BigInteger(), nullable=False),
+        sa.Column("cit_paid_fen", sa.BigInteger(), nullable=False),
+        sa.Column("iit_withheld_fen", sa.BigInteger(), nullable=False),
+        sa.Column("other_paid_fen", sa.BigInteger(), nullable=False),
+        sa.Column("arrears_fen", sa.BigInteger(), nullable=False),
+        sa.Column("credit_rating", sa.String(length=32), nullable=True),
+        sa.Column("source_department", sa.String(length=64), nullable=False),
+        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("as_of_date", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("uscc", "period", name=op.f("pk_data_tax")),
+        comment="纳税信息 / tax (tax_bureau)",
+    )
+    op.create_table(
+        "data_utilities",
+        sa.Column("uscc", sa.String(length=18), nullable=False),
+        sa.Column("period", sa.Date(), nullable=False),
+        sa.Column("electricity_kwh", sa.BigInteger(), nullable=False),
+        sa.Column("water_m3", sa.BigInteger(), nullable=False),
+        sa.Column("overdue_bills_fen", sa.BigInteger(), nullable=False),
+        sa.Column("source_department", sa.String(length=64), nullable=False),
+        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("as_of_date", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("uscc", "period", name=op.f("pk_data_utilities")),
+        comment="水电费信息 / utilities (utilities)",
     )
     op.create_table(
         "ingest_batches",
@@ -141,366 +321,6 @@ def upgrade() -> None:
     with op.batch_alter_table("loan_products", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_loan_products_bank_id"), ["bank_id"], unique=False)
 
-    op.create_table(
-        "data_customs",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("uscc", sa.String(length=18), nullable=False),
-        sa.Column("period", sa.Date(), nullable=False),
-        sa.Column("import_value_fen", sa.BigInteger(), nullable=False),
-        sa.Column("export_value_fen", sa.BigInteger(), nullable=False),
-        sa.Column("customs_credit", sa.String(length=32), nullable=True),
-        sa.Column("source_department", sa.String(length=64), nullable=False),
-        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("as_of_date", sa.Date(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["ingest_batches.id"],
-            name=op.f("fk_data_customs_batch_id_ingest_batches"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["uscc"],
-            ["enterprises.uscc"],
-            name=op.f("fk_data_customs_uscc_enterprises"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_customs")),
-        sa.UniqueConstraint("uscc", "period", name="uq_data_customs_natural_key"),
-        comment="海关进出口信息 / customs (customs)",
-    )
-    op.create_table(
-        "data_housing_fund",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("uscc", sa.String(length=18), nullable=False),
-        sa.Column("period", sa.Date(), nullable=False),
-        sa.Column("contributors", sa.BigInteger(), nullable=False),
-        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
-        sa.Column("source_department", sa.String(length=64), nullable=False),
-        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("as_of_date", sa.Date(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["ingest_batches.id"],
-            name=op.f("fk_data_housing_fund_batch_id_ingest_batches"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["uscc"],
-            ["enterprises.uscc"],
-            name=op.f("fk_data_housing_fund_uscc_enterprises"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_housing_fund")),
-        sa.UniqueConstraint("uscc", "period", name="uq_data_housing_fund_natural_key"),
-        comment="住房公积金缴存信息 / housing provident fund (housing_fund_centre)",
-    )
-    op.create_table(
-        "data_ip",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("uscc", sa.String(length=18), nullable=False),
-        sa.Column("registration_number", sa.String(length=64), nullable=False),
-        sa.Column("ip_type", sa.String(length=32), nullable=False),
-        sa.Column("title", sa.String(length=200), nullable=False),
-        sa.Column("granted_on", sa.Date(), nullable=False),
-        sa.Column("status", sa.String(length=32), nullable=False),
-        sa.Column("source_department", sa.String(length=64), nullable=False),
-        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("as_of_date", sa.Date(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"], ["ingest_batches.id"], name=op.f("fk_data_ip_batch_id_ingest_batches")
-        ),
-        sa.ForeignKeyConstraint(
-            ["uscc"],
-            ["enterprises.uscc"],
-            name=op.f("fk_data_ip_uscc_enterprises"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_ip")),
-        sa.UniqueConstraint("uscc", "registration_number", name="uq_data_ip_natural_key"),
-        comment="知识产权信息 / patents and trademarks (intellectual_property)",
-    )
-    with op.batch_alter_table("data_ip", schema=None) as batch_op:
-        batch_op.create_index("ix_data_ip_uscc_date", ["uscc", "granted_on"], unique=False)
-
-    op.create_table(
-        "data_judicial",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("uscc", sa.String(length=18), nullable=False),
-        sa.Column("case_number", sa.String(length=64), nullable=False),
-        sa.Column("filed_on", sa.Date(), nullable=False),
-        sa.Column("case_type", sa.String(length=32), nullable=False),
-        sa.Column("role", sa.String(length=32), nullable=False),
-        sa.Column("cause", sa.String(length=200), nullable=False),
-        sa.Column("amount_fen", sa.BigInteger(), nullable=True),
-        sa.Column("status", sa.String(length=32), nullable=False),
-        sa.Column("closed_on", sa.Date(), nullable=True),
-        sa.Column("dishonest_debtor", sa.Boolean(), nullable=False),
-        sa.Column("source_department", sa.String(length=64), nullable=False),
-        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("as_of_date", sa.Date(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["ingest_batches.id"],
-            name=op.f("fk_data_judicial_batch_id_ingest_batches"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["uscc"],
-            ["enterprises.uscc"],
-            name=op.f("fk_data_judicial_uscc_enterprises"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_judicial")),
-        sa.UniqueConstraint("uscc", "case_number", name="uq_data_judicial_natural_key"),
-        comment="司法信息 / court and enforcement records (high_court)",
-    )
-    with op.batch_alter_table("data_judicial", schema=None) as batch_op:
-        batch_op.create_index("ix_data_judicial_uscc_date", ["uscc", "filed_on"], unique=False)
-
-    op.create_table(
-        "data_penalties",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("uscc", sa.String(length=18), nullable=False),
-        sa.Column("decision_number", sa.String(length=100), nullable=False),
-        sa.Column("decided_on", sa.Date(), nullable=False),
-        sa.Column("authority", sa.String(length=100), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("penalty_type", sa.String(length=32), nullable=False),
-        sa.Column("amount_fen", sa.BigInteger(), nullable=True),
-        sa.Column("repaired", sa.Boolean(), nullable=True),
-        sa.Column("source_department", sa.String(length=64), nullable=False),
-        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("as_of_date", sa.Date(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["ingest_batches.id"],
-            name=op.f("fk_data_penalties_batch_id_ingest_batches"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["uscc"],
-            ["enterprises.uscc"],
-            name=op.f("fk_data_penalties_uscc_enterprises"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_penalties")),
-        sa.UniqueConstraint("uscc", "decision_number", name="uq_data_penalties_natural_key"),
-        comment="行政处罚信息 / administrative penalties (credit_henan)",
-    )
-    with op.batch_alter_table("data_penalties", schema=None) as batch_op:
-        batch_op.create_index("ix_data_penalties_uscc_date", ["uscc", "decided_on"], unique=False)
-
-    op.create_table(
-        "data_procurement",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("uscc", sa.String(length=18), nullable=False),
-        sa.Column("award_id", sa.String(length=64), nullable=False),
-        sa.Column("awarded_on", sa.Date(), nullable=False),
-        sa.Column("purchaser", sa.String(length=200), nullable=False),
-        sa.Column("project", sa.Text(), nullable=False),
-        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
-        sa.Column("contract_months", sa.BigInteger(), nullable=True),
-        sa.Column("source_department", sa.String(length=64), nullable=False),
-        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("as_of_date", sa.Date(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["ingest_batches.id"],
-            name=op.f("fk_data_procurement_batch_id_ingest_batches"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["uscc"],
-            ["enterprises.uscc"],
-            name=op.f("fk_data_procurement_uscc_enterprises"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_procurement")),
-        sa.UniqueConstraint("uscc", "award_id", name="uq_data_procurement_natural_key"),
-        comment="政府采购信息 / public procurement (public_procurement)",
-    )
-    with op.batch_alter_table("data_procurement", schema=None) as batch_op:
-        batch_op.create_index("ix_data_procurement_uscc_date", ["uscc", "awarded_on"], unique=False)
-
-    op.create_table(
-        "data_registration",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("uscc", sa.String(length=18), nullable=False),
-        sa.Column("event_date", sa.Date(), nullable=False),
-        sa.Column("event_type", sa.String(length=32), nullable=False),
-        sa.Column("change_item", sa.String(length=64), nullable=False),
-        sa.Column("before_value", sa.Text(), nullable=True),
-        sa.Column("after_value", sa.Text(), nullable=True),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("legal_rep_name", sa.String(length=64), nullable=False),
-        sa.Column("legal_rep_id_number", sa.String(length=18), nullable=False),
-        sa.Column("founded_on", sa.Date(), nullable=False),
-        sa.Column("registered_capital_fen", sa.BigInteger(), nullable=False),
-        sa.Column("status", sa.String(length=32), nullable=False),
-        sa.Column("division_code", sa.String(length=6), nullable=False),
-        sa.Column("industry_division", sa.String(length=32), nullable=False),
-        sa.Column("industry_class", sa.String(length=4), nullable=True),
-        sa.Column("employees", sa.BigInteger(), nullable=True),
-        sa.Column("revenue_fen", sa.BigInteger(), nullable=True),
-        sa.Column("total_assets_fen", sa.BigInteger(), nullable=True),
-        sa.Column("source_department", sa.String(length=64), nullable=False),
-        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("as_of_date", sa.Date(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["ingest_batches.id"],
-            name=op.f("fk_data_registration_batch_id_ingest_batches"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["uscc"],
-            ["enterprises.uscc"],
-            name=op.f("fk_data_registration_uscc_enterprises"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_registration")),
-        sa.UniqueConstraint(
-            "uscc",
-            "event_date",
-            "event_type",
-            "change_item",
-            name="uq_data_registration_natural_key",
-        ),
-        comment="工商登记信息 / market registration record (market_regulation)",
-    )
-    op.create_table(
-        "data_social_insurance",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("uscc", sa.String(length=18), nullable=False),
-        sa.Column("period", sa.Date(), nullable=False),
-        sa.Column("insured_employees", sa.BigInteger(), nullable=False),
-        sa.Column("contributions_paid_fen", sa.BigInteger(), nullable=False),
-        sa.Column("arrears_fen", sa.BigInteger(), nullable=False),
-        sa.Column("source_department", sa.String(length=64), nullable=False),
-        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("as_of_date", sa.Date(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["ingest_batches.id"],
-            name=op.f("fk_data_social_insurance_batch_id_ingest_batches"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["uscc"],
-            ["enterprises.uscc"],
-            name=op.f("fk_data_social_insurance_uscc_enterprises"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_social_insurance")),
-        sa.UniqueConstraint("uscc", "period", name="uq_data_social_insurance_natural_key"),
-        comment="社保缴纳信息 / social insurance (human_resources_social_security)",
-    )
-    op.create_table(
-        "data_tax",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("uscc", sa.String(length=18), nullable=False),
-        sa.Column("period", sa.Date(), nullable=False),
-        sa.Column("vat_paid_fen", sa.BigInteger(), nullable=False),
-        sa.Column("cit_paid_fen", sa.BigInteger(), nullable=False),
-        sa.Column("iit_withheld_fen", sa.BigInteger(), nullable=False),
-        sa.Column("other_paid_fen", sa.BigInteger(), nullable=False),
-        sa.Column("arrears_fen", sa.BigInteger(), nullable=False),
-        sa.Column("credit_rating", sa.String(length=32), nullable=True),
-        sa.Column("source_department", sa.String(length=64), nullable=False),
-        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("as_of_date", sa.Date(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"], ["ingest_batches.id"], name=op.f("fk_data_tax_batch_id_ingest_batches")
-        ),
-        sa.ForeignKeyConstraint(
-            ["uscc"],
-            ["enterprises.uscc"],
-            name=op.f("fk_data_tax_uscc_enterprises"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_tax")),
-        sa.UniqueConstraint("uscc", "period", name="uq_data_tax_natural_key"),
-        comment="纳税信息 / tax (tax_bureau)",
-    )
-    op.create_table(
-        "data_utilities",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column("uscc", sa.String(length=18), nullable=False),
-        sa.Column("period", sa.Date(), nullable=False),
-        sa.Column("electricity_kwh", sa.BigInteger(), nullable=False),
-        sa.Column("water_m3", sa.BigInteger(), nullable=False),
-        sa.Column("overdue_bills_fen", sa.BigInteger(), nullable=False),
-        sa.Column("source_department", sa.String(length=64), nullable=False),
-        sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("as_of_date", sa.Date(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["batch_id"],
-            ["ingest_batches.id"],
-            name=op.f("fk_data_utilities_batch_id_ingest_batches"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["uscc"],
-            ["enterprises.uscc"],
-            name=op.f("fk_data_utilities_uscc_enterprises"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_data_utilities")),
-        sa.UniqueConstraint("uscc", "period", name="uq_data_utilities_natural_key"),
-        comment="水电费信息 / utilities (utilities)",
-    )
     op.create_table(
         "loan_applications",
         sa.Column(
@@ -622,6 +442,22 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_loan_applications_bank_id"))
 
     op.drop_table("loan_applications")
+    with op.batch_alter_table("loan_products", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_loan_products_bank_id"))
+
+    op.drop_table("loan_products")
+    with op.batch_alter_table("enterprises", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_enterprises_status"))
+        batch_op.drop_index(batch_op.f("ix_enterprises_size_class"))
+        batch_op.drop_index(batch_op.f("ix_enterprises_industry_section"))
+        batch_op.drop_index(batch_op.f("ix_enterprises_city_code"))
+
+    op.drop_table("enterprises")
+    with op.batch_alter_table("ingest_batches", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ingest_batches_file_sha256"))
+        batch_op.drop_index("ix_ingest_batches_category_started")
+
+    op.drop_table("ingest_batches")
     op.drop_table("data_utilities")
     op.drop_table("data_tax")
     op.drop_table("data_social_insurance")
@@ -644,20 +480,4 @@ def downgrade() -> None:
     op.drop_table("data_ip")
     op.drop_table("data_housing_fund")
     op.drop_table("data_customs")
-    with op.batch_alter_table("loan_products", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_loan_products_bank_id"))
-
-    op.drop_table("loan_products")
-    with op.batch_alter_table("enterprises", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_enterprises_status"))
-        batch_op.drop_index(batch_op.f("ix_enterprises_size_class"))
-        batch_op.drop_index(batch_op.f("ix_enterprises_industry_section"))
-        batch_op.drop_index(batch_op.f("ix_enterprises_city_code"))
-
-    op.drop_table("enterprises")
-    with op.batch_alter_table("ingest_batches", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_ingest_batches_file_sha256"))
-        batch_op.drop_index("ix_ingest_batches_category_started")
-
-    op.drop_table("ingest_batches")
     op.drop_table("banks")

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from authz.consents import service as consents
@@ -31,6 +31,12 @@ from authz.runtime import AuthzRuntime
 from finance.core.db import transaction
 
 log = logging.getLogger("authz.guard")
+_LIVE_FACTS = (
+    select(IssuedToken, OAuthClient, Consent)
+    .join(OAuthClient, OAuthClient.client_id == IssuedToken.client_id)
+    .outerjoin(Consent, Consent.id == IssuedToken.consent_id)
+    .where(IssuedToken.jti == bindparam("jti"))
+)
 T = TypeVar("T")
 
 
@@ -104,12 +110,7 @@ def authorise(
         raise invalid_token(str(exc), error="invalid_dpop_proof") from exc
 
     # One round trip for the three live facts: token, client, consent.
-    row = session.execute(
-        select(IssuedToken, OAuthClient, Consent)
-        .join(OAuthClient, OAuthClient.client_id == IssuedToken.client_id)
-        .outerjoin(Consent, Consent.id == IssuedToken.consent_id)
-        .where(IssuedToken.jti == claims.get("jti"))
-    ).first()
+    row = session.execute(_LIVE_FACTS, {"jti": claims.get("jti")}).first()
     if row is None or row[0].revoked_at is not None:
         raise invalid_token("the access token has been revoked")
     _issued, client, consent = row

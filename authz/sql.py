@@ -8,6 +8,8 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
 
 def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> bool:
     """Insert a row unless its primary key exists; True when this call inserted it.
@@ -15,7 +17,10 @@ def insert_if_absent(session: Session, table: Table, values: dict[str, Any]) -> 
     Concurrent callers on PostgreSQL wait for each other, so exactly one wins.
     """
     dialect = session.get_bind().dialect.name
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    key = next(iter(table.primary_key.columns))
-    statement = module.insert(table).values(**values).on_conflict_do_nothing().returning(key)
-    return session.execute(statement).first() is not None
+    statement = _STATEMENTS.get((dialect, table.name))
+    if statement is None:
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        key = next(iter(table.primary_key.columns))
+        statement = module.insert(table).on_conflict_do_nothing().returning(key)
+        _STATEMENTS[(dialect, table.name)] = statement
+    return session.execute(statement, values).first() is not None

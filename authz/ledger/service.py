@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from authz.models import LedgerEntry, LedgerHead
@@ -58,6 +58,24 @@ def entry_hash(fields: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+_table: Any = LedgerEntry.__table__
+_head: Any = LedgerHead.__table__
+_BUMP_HEAD = (
+    update(_head)
+    .where(_head.c.id == 1)
+    .values(seq=_head.c.seq + 1)
+    .returning(_head.c.seq, _head.c.hash)
+)
+_SET_HEAD = update(_head).where(_head.c.id == 1).values(hash=bindparam("new_hash"))
+_INSERT = insert(_table)
+_ALLOWED_SINCE = select(func.count()).where(
+    _table.c.consent_id == bindparam("consent_id"),
+    _table.c.action == "data_call",
+    _table.c.outcome == "allowed",
+    _table.c.at >= bindparam("since", type_=LedgerEntry.__table__.c.at.type),
+)
+
+
 def append(
     session: Session,
     *,
@@ -75,14 +93,10 @@ def append(
     reason: str = "",
     rows_returned: int = 0,
     latency_ms: int = 0,
-) -> LedgerEntry:
-    """Append one entry. Locks the head row until the caller's transaction ends."""
-    seq, prev_hash = session.execute(
-        update(LedgerHead)
-        .where(LedgerHead.id == 1)
-        .values(seq=LedgerHead.seq + 1)
-        .returning(LedgerHead.seq, LedgerHead.hash)
-    ).one()
+) -> str:
+    """Append one entry and return its hash. Locks the head row until the caller's
+    transaction ends (statements prepared once: this runs on every data call)."""
+    seq, prev_hash = session.execute(_BUMP_HEAD).one()
     fields: dict[str, Any] = {
         "seq": seq,
         "at": at.astimezone(dt.UTC),
@@ -101,11 +115,10 @@ def append(
         "latency_ms": latency_ms,
         "prev_hash": prev_hash,
     }
-    entry = LedgerEntry(**fields, hash=entry_hash(fields))
-    session.add(entry)
-    session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(hash=entry.hash))
-    session.flush()
-    return entry
+    digest = entry_hash(fields)
+    session.execute(_INSERT, {**fields, "hash": digest})
+    session.execute(_SET_HEAD, {"new_hash": digest})
+    return digest
 
 
 @dataclass(frozen=True)
@@ -182,14 +195,4 @@ def search(
 
 
 def allowed_calls_since(session: Session, consent_id: str, since: dt.datetime) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).where(
-                LedgerEntry.consent_id == consent_id,
-                LedgerEntry.action == "data_call",
-                LedgerEntry.outcome == "allowed",
-                LedgerEntry.at >= since,
-            )
-        )
-        or 0
-    )
+    return int(session.scalar(_ALLOWED_SINCE, {"consent_id": consent_id, "since": since}) or 0)

@@ -42,7 +42,13 @@ def consented_profile(
     def read(consent: Consent) -> tuple[dict[str, Any], int]:
         as_of = min(consent.data_to, now.date())
         call.categories = consent.category_list
-        summary = service.profile(session, uscc, as_of=as_of, categories=consent.category_list)
+        summary = service.profile(
+            session,
+            uscc,
+            as_of=as_of,
+            categories=consent.category_list,
+            data_from=consent.data_from,
+        )
         return summary, len(summary["categories"])
 
     return guard.serve(

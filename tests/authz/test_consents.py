@@ -254,3 +254,17 @@ def test_sandbox_client_uses_client_secret_basic(world: World) -> None:
     wrong = world.http.post("/oauth2/token", data=form, auth=(client_id, "not the secret"))
     assert wrong.status_code == 401
     assert wrong.json()["error"] == "invalid_client"
+
+
+def test_profile_summarises_only_consented_categories_and_dates(world: World) -> None:
+    bank = register_client(world)
+    _consent, data = data_token(world, bank)  # tax, 2025-11 .. 2026-10; data from 2024-11
+    response = call_data(
+        world, bank, data["access_token"], f"/api/v1/data/enterprises/{world.uscc}/profile"
+    )
+    assert response.status_code == 200
+    summary = response.json()["categories"]
+    assert set(summary) == {"tax"}
+    # 12 consented months of VAT (months 13..24 of the series), nothing from before.
+    assert summary["tax"]["vat_paid_fen_12m"] == 100_00 * sum(range(13, 25))
+    assert summary["tax"]["vat_paid_fen_prior_12m"] == 0

@@ -79,7 +79,7 @@ def get_consent(
     consent_id: str, session: SessionDep, client: BankClient, now: NowDep
 ) -> ConsentOut:
     consent = service.get_scoped(session, service.for_client(client.client_id), consent_id)
-    return to_out(session, consent)
+    return to_out(session, service.observe(session, consent, now))
 
 
 @bank_router.delete("/{consent_id}", status_code=204)
@@ -90,18 +90,21 @@ def end_consent(consent_id: str, session: SessionDep, client: BankClient, now: N
 
 
 @enterprise_router.get("/api/v1/my/consents", response_model=ConsentPage)
-def my_consents(session: SessionDep, user: CurrentEnterprise) -> ConsentPage:
+def my_consents(session: SessionDep, user: CurrentEnterprise, now: NowDep) -> ConsentPage:
     assert user.uscc is not None
-    rows = session.scalars(service.for_enterprise(user.uscc))
-    return ConsentPage(items=[to_out(session, c, with_changes=False) for c in rows])
+    rows = list(session.scalars(service.for_enterprise(user.uscc)))
+    return ConsentPage(
+        items=[to_out(session, service.observe(session, c, now), with_changes=False) for c in rows]
+    )
 
 
 @enterprise_router.get("/api/v1/my/consents/{consent_id}", response_model=ConsentOut)
-def my_consent(consent_id: str, session: SessionDep, user: CurrentEnterprise) -> ConsentOut:
+def my_consent(
+    consent_id: str, session: SessionDep, user: CurrentEnterprise, now: NowDep
+) -> ConsentOut:
     assert user.uscc is not None
-    return to_out(
-        session, service.get_scoped(session, service.for_enterprise(user.uscc), consent_id)
-    )
+    consent = service.get_scoped(session, service.for_enterprise(user.uscc), consent_id)
+    return to_out(session, service.observe(session, consent, now))
 
 
 @enterprise_router.get("/api/v1/my/consents/{consent_id}/calls")

@@ -160,6 +160,12 @@ def _settle_expiry(session: Session, consent: Consent, now: dt.datetime) -> None
         _change(session, consent, ConsentStatus.EXPIRED, "system", now)
 
 
+def observe(session: Session, consent: Consent, now: dt.datetime) -> Consent:
+    """The consent as of ``now``: an expiry that has passed is recorded when seen."""
+    _settle_expiry(session, consent, now)
+    return consent
+
+
 def _require_enterprise_user(user: User, consent: Consent) -> None:
     if user.kind != UserKind.ENTERPRISE.value or user.uscc != consent.uscc:
         raise NotFound("no such consent")

@@ -76,6 +76,7 @@ def test_sweeper_expires_consents_and_tells_the_bank(world: World) -> None:
     world.clock.advance(hours=1)
     with world.sessions.begin() as session:
         assert consents.expire_due(session, world.now) == 1
+        assert consents.expire_due(session, world.now) == 0
         changes = session.scalars(
             select(ConsentChange.by).where(ConsentChange.consent_id == consent_id)
         ).all()
@@ -89,6 +90,19 @@ def test_sweeper_expires_consents_and_tells_the_bank(world: World) -> None:
         headers={"Authorization": f"Bearer {token}"},
     ).json()
     assert [e["type"] for e in after] == ["consent.expired"]
+
+
+def test_an_expired_consent_reads_as_expired_without_the_sweeper(world: World) -> None:
+    bank = register_client(world)
+    consent_id, _data = data_token(
+        world, bank, expires_at=(world.now + dt.timedelta(hours=1)).isoformat()
+    )
+    world.clock.advance(hours=1)
+    headers = {"Authorization": f"Bearer {consents_token(world, bank)}"}
+    body = world.http.get(f"/api/v1/consents/{consent_id}", headers=headers).json()
+    assert body["status"] == "Expired"
+    browser, _ = world.portal("legal_rep")
+    assert [c["status"] for c in browser.get("/api/v1/my/consents").json()["items"]] == ["Expired"]
 
 
 def test_platform_initiated_consent_and_its_data_token(world: World) -> None:

@@ -18,7 +18,6 @@ import datetime as dt
 import os
 import secrets
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -337,9 +336,6 @@ def main() -> None:
                 f"{data[2]:>7} {data[1]:>4} | {pct(bare[0], 0.5):>7.1f}ms "
                 f"{pct(bare[0], 0.99):>6.1f}ms {bare[2]:>7} | {data[2] / bare[2]:>6.1%}"
             )
-        print(
-            f"(median of data-call latencies overall: {statistics.median(data[0]) * 1000:.1f} ms)"
-        )
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -330,7 +330,9 @@ class CredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]
 
 
 class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
-    """Refresh tokens rotate on every use and die with their consent."""
+    """Refresh tokens rotate on every use and die with their consent. A spent (rotated or
+    revoked) refresh token presented again ends every token of that client under that
+    consent: one of the two holders is not the client (RFC 9700 §4.14.2)."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
@@ -341,7 +343,18 @@ class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
         row = server.session.scalar(
             select(IssuedToken).where(IssuedToken.refresh_digest == digest(refresh_token))
         )
-        if row is None or row.revoked_at is not None:
+        if row is None:
+            return None
+        if row.revoked_at is not None:
+            server.session.execute(
+                update(IssuedToken)
+                .where(
+                    IssuedToken.client_id == row.client_id,
+                    IssuedToken.consent_id == row.consent_id,
+                    IssuedToken.revoked_at.is_(None),
+                )
+                .values(revoked_at=server.now)
+            )
             return None
         if row.refresh_expires_at is None or row.refresh_expires_at <= server.now:
             return None

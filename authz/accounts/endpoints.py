@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from authz.accounts import service
-from authz.accounts.web_session import COOKIE, SessionCodec
+from authz.accounts.web_session import COOKIE, LOGIN_COOKIE, SessionCodec
 from authz.clock import NowDep
 from authz.deps import BankAdmin, BankStaff, CurrentEnterprise, CurrentUser, OpsAdmin, RuntimeDep
 from authz.errors import AccessRefused
@@ -34,21 +34,32 @@ def _safe_next(target: str | None) -> str:
     return parts.path + ("?" + parts.query if parts.query else "")
 
 
-@router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, runtime: RuntimeDep) -> Response:
+def _login_page(
+    request: Request, runtime: RuntimeDep, next_target: str | None, status_code: int = 200
+) -> Response:
+    """The login form, with a fresh anonymous session whose CSRF token it carries."""
     lang = language(request)
+    anonymous = runtime.codec.new_anonymous()
     response = runtime.templates.TemplateResponse(
         request,
         "login.html",
         {
             "lang": lang,
             "t": translator(lang),
-            "next": _safe_next(request.query_params.get("next")),
-            "failed": False,
+            "next": _safe_next(next_target),
+            "failed": status_code != 200,
+            "csrf_token": runtime.codec.csrf_token(anonymous),
         },
+        status_code=status_code,
     )
+    runtime.codec.issue_anonymous(response, anonymous)
     remember(request, response)
     return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, runtime: RuntimeDep) -> Response:
+    return _login_page(request, runtime, request.query_params.get("next"))
 
 
 @router.post("/login")
@@ -56,20 +67,12 @@ def login(
     request: Request, session: SessionDep, runtime: RuntimeDep, now: NowDep, form: FormDep
 ) -> Response:
     fields = dict(form)
+    anonymous = runtime.codec.read(request.cookies.get(LOGIN_COOKIE))
+    if anonymous is None or not runtime.codec.check_csrf(anonymous, fields.get("csrf_token")):
+        raise AccessRefused(403, "csrf_failed", "the login form is not from this browser")
     user = service.login(session, fields.get("username", ""), fields.get("password", ""), now)
     if user is None:
-        lang = language(request)
-        return runtime.templates.TemplateResponse(
-            request,
-            "login.html",
-            {
-                "lang": lang,
-                "t": translator(lang),
-                "next": _safe_next(fields.get("next")),
-                "failed": True,
-            },
-            status_code=401,
-        )
+        return _login_page(request, runtime, fields.get("next"), status_code=401)
     response = RedirectResponse(_safe_next(fields.get("next")), status_code=303)
     web = runtime.codec.issue(response, user.id)
     response.headers["X-CSRF-Token"] = runtime.codec.csrf_token(web)

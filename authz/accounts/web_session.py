@@ -13,6 +13,8 @@ from fastapi import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 COOKIE = "sme_session"
+# Before login: an anonymous session whose CSRF token guards the login form itself.
+LOGIN_COOKIE = "sme_login"
 MAX_AGE_SECONDS = 8 * 3600
 
 
@@ -39,6 +41,21 @@ class SessionCodec:
             path="/",
         )
         return session
+
+    @staticmethod
+    def new_anonymous() -> WebSession:
+        return WebSession(user_id=0, nonce=secrets.token_urlsafe(16))
+
+    def issue_anonymous(self, response: Response, session: WebSession) -> None:
+        response.set_cookie(
+            LOGIN_COOKIE,
+            self._serializer.dumps([0, session.nonce]),
+            max_age=3600,
+            secure=True,
+            httponly=True,
+            samesite="lax",
+            path="/login",
+        )
 
     def read(self, cookie: str | None) -> WebSession | None:
         if not cookie:

@@ -146,6 +146,21 @@ def client_assertion(
     return jwt.encode({"alg": "ES256", "kid": key.kid}, claims, key)
 
 
+def login(browser: TestClient, username: str, password: str, next_target: str = "") -> Any:
+    """Fill in the login form as a browser would (its CSRF token included)."""
+    form = browser.get("/login")
+    return browser.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password,
+            "next": next_target,
+            "csrf_token": _hidden(form.text, "csrf_token"),
+        },
+        follow_redirects=False,
+    )
+
+
 @dataclass
 class World:
     """One test's platform: the app, its clock, its data and its actors."""
@@ -186,11 +201,7 @@ class World:
         if username in self.portals:
             return self.portals[username]
         browser = TestClient(self.http.app, base_url=BASE)
-        response = browser.post(
-            "/login",
-            data={"username": username, "password": PASSWORD, "next": "/api/v1/me"},
-            follow_redirects=False,
-        )
+        response = login(browser, username, PASSWORD, "/api/v1/me")
         assert response.status_code == 303, response.text
         self.portals[username] = (browser, response.headers["x-csrf-token"])
         return self.portals[username]

@@ -20,6 +20,7 @@ from tests.authz.support import (
     call_data,
     create_consent,
     data_token,
+    login,
     push,
     register_client,
 )
@@ -107,27 +108,30 @@ def test_unauthenticated_enterprise_cannot_grant_consent(world: World) -> None:
 
 def test_login_sets_a_secure_cookie_and_locks_out_guessers(world: World) -> None:
     browser = TestClient(world.http.app, base_url=BASE)
-    ok = browser.post(
-        "/login", data={"username": "legal_rep", "password": PASSWORD}, follow_redirects=False
-    )
+    ok = login(browser, "legal_rep", PASSWORD)
+    assert ok.status_code == 303
     cookie = ok.headers["set-cookie"].lower()
     assert "secure" in cookie
     assert "httponly" in cookie
     assert "samesite=lax" in cookie
     for _ in range(5):
-        bad = browser.post("/login", data={"username": "ops_admin", "password": "wrong password"})
-        assert bad.status_code == 401
-    locked = browser.post("/login", data={"username": "ops_admin", "password": PASSWORD})
-    assert locked.status_code == 429
+        assert login(browser, "ops_admin", "wrong password").status_code == 401
+    assert login(browser, "ops_admin", PASSWORD).status_code == 429
+
+
+def test_login_form_needs_its_csrf_token(world: World) -> None:
+    browser = TestClient(world.http.app, base_url=BASE)
+    forged = browser.post(
+        "/login", data={"username": "legal_rep", "password": PASSWORD}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+    assert forged.json()["error"] == "csrf_failed"
+    assert login(browser, "legal_rep", PASSWORD).status_code == 303
 
 
 def test_open_redirect_after_login_is_refused(world: World) -> None:
     browser = TestClient(world.http.app, base_url=BASE)
-    response = browser.post(
-        "/login",
-        data={"username": "legal_rep", "password": PASSWORD, "next": "//evil.example/x"},
-        follow_redirects=False,
-    )
+    response = login(browser, "legal_rep", PASSWORD, "//evil.example/x")
     assert response.headers["location"] == "/my/consents"
 
 

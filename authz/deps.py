@@ -32,7 +32,7 @@ def current_user(
 ) -> User:
     web = runtime.codec.read(request.cookies.get(COOKIE))
     user = session.get(User, web.user_id) if web is not None else None
-    if web is None or user is None or not user.active:
+    if web is None or user is None or not user.active or web.epoch != user.session_epoch:
         raise AccessRefused(401, "login_required", "log in to the platform first")
     if request.method not in SAFE_METHODS:
         # JSON calls echo the token in a header; forms are checked by their endpoint.

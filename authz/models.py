@@ -53,6 +53,9 @@ class User(Base):
     # 认证: set when the legal representative's name and ID number matched the registry.
     authenticated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(default=True)
+    # Portal sessions carry the epoch they were issued in; logging out moves it on, so
+    # every cookie issued before stops working.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

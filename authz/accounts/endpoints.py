@@ -74,13 +74,15 @@ def login(
     if user is None:
         return _login_page(request, runtime, fields.get("next"), status_code=401)
     response = RedirectResponse(_safe_next(fields.get("next")), status_code=303)
-    web = runtime.codec.issue(response, user.id)
+    web = runtime.codec.issue(response, user.id, user.session_epoch)
     response.headers["X-CSRF-Token"] = runtime.codec.csrf_token(web)
     return response
 
 
 @router.post("/logout")
 def logout(user: CurrentUser) -> Response:
+    """Ends every portal session of this user, not only this browser's."""
+    user.session_epoch += 1
     response = RedirectResponse("/login", status_code=303)
     SessionCodec.clear(response)
     return response

@@ -22,6 +22,7 @@ MAX_AGE_SECONDS = 8 * 3600
 class WebSession:
     user_id: int
     nonce: str
+    epoch: int = 0
 
 
 class SessionCodec:
@@ -29,11 +30,11 @@ class SessionCodec:
         self._serializer = URLSafeTimedSerializer(secret, salt="portal-session")
         self._csrf_key = hashlib.sha256(("csrf:" + secret).encode()).digest()
 
-    def issue(self, response: Response, user_id: int) -> WebSession:
-        session = WebSession(user_id=user_id, nonce=secrets.token_urlsafe(16))
+    def issue(self, response: Response, user_id: int, epoch: int) -> WebSession:
+        session = WebSession(user_id=user_id, nonce=secrets.token_urlsafe(16), epoch=epoch)
         response.set_cookie(
             COOKIE,
-            self._serializer.dumps([session.user_id, session.nonce]),
+            self._serializer.dumps([session.user_id, session.nonce, session.epoch]),
             max_age=MAX_AGE_SECONDS,
             secure=True,
             httponly=True,
@@ -49,7 +50,7 @@ class SessionCodec:
     def issue_anonymous(self, response: Response, session: WebSession) -> None:
         response.set_cookie(
             LOGIN_COOKIE,
-            self._serializer.dumps([0, session.nonce]),
+            self._serializer.dumps([0, session.nonce, 0]),
             max_age=3600,
             secure=True,
             httponly=True,
@@ -61,12 +62,12 @@ class SessionCodec:
         if not cookie:
             return None
         try:
-            user_id, nonce = self._serializer.loads(cookie, max_age=MAX_AGE_SECONDS)
+            user_id, nonce, epoch = self._serializer.loads(cookie, max_age=MAX_AGE_SECONDS)
         except (BadSignature, ValueError, TypeError):
             return None
-        if not isinstance(user_id, int) or not isinstance(nonce, str):
+        if not all(isinstance(v, t) for v, t in ((user_id, int), (nonce, str), (epoch, int))):
             return None
-        return WebSession(user_id=user_id, nonce=nonce)
+        return WebSession(user_id=user_id, nonce=nonce, epoch=epoch)
 
     def csrf_token(self, session: WebSession) -> str:
         message = f"{session.user_id}:{session.nonce}".encode()

@@ -131,7 +131,9 @@ def introspect(
 def _logged_in(request: Request, session: SessionDep, runtime: AuthzRuntime) -> User | None:
     web = runtime.codec.read(request.cookies.get(COOKIE))
     user = session.get(User, web.user_id) if web else None
-    return user if user is not None and user.active else None
+    if web is None or user is None or not user.active or web.epoch != user.session_epoch:
+        return None
+    return user
 
 
 def _error_page(request: Request, runtime: AuthzRuntime, error: str, description: str) -> Response:

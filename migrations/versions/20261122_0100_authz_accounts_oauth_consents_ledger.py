@@ -169,6 +169,7 @@ def upgrade() -> None:
         sa.Column("city_code", sa.String(length=6), nullable=True),
         sa.Column("authenticated_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("session_epoch", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["bank_id"], ["banks.id"], name=op.f("fk_authz_users_bank_id_banks")

@@ -231,3 +231,16 @@ def test_ledger_visibility_by_role(world: World) -> None:
     city, _ = world.portal("pds_auditor")  # Pingdingshan branch: not this Zhengzhou firm
     assert city.get("/api/v1/ledger", params={"uscc": world.uscc}).json() == []
     assert own.get("/api/v1/ledger").status_code == 403
+
+
+def test_logout_ends_every_session_of_the_user(world: World) -> None:
+    first = TestClient(world.http.app, base_url=BASE)
+    second = TestClient(world.http.app, base_url=BASE)
+    for browser in (first, second):
+        assert login(browser, "legal_rep", PASSWORD).status_code == 303
+    csrf = first.get("/api/v1/me").json()["csrf_token"]
+    assert second.get("/api/v1/me").status_code == 200
+    out = first.post("/logout", headers={"X-CSRF-Token": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    assert second.get("/api/v1/me").status_code == 401
+    assert second.get("/api/v1/me").json()["error"] == "login_required"

@@ -155,7 +155,7 @@ def webhooks_deliver(as_json: JsonOpt = False) -> None:
     from authz.webhooks import service as webhooks
 
     settings = get_settings()
-    keyring = KeyRing(get_engine(settings))
+    keyring = KeyRing(get_engine(settings), settings.secret_key.get_secret_value())
     keyring.snapshot()
     with httpx.Client() as http, transaction() as session:
         delivered = webhooks.deliver_due(

@@ -30,6 +30,11 @@ class AuthzRuntime:
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine) -> AuthzRuntime:
+        if settings.env == "production" and not settings.public_url.startswith("https://"):
+            raise ValueError(
+                "FINANCE_PUBLIC_URL must be the platform's https URL when FINANCE_ENV=production "
+                "(it is the OAuth issuer and the origin DPoP proofs name)"
+            )
         limiter: RateLimiter = (
             RedisRateLimiter(settings.redis_url)
             if settings.redis_url
@@ -39,7 +44,7 @@ class AuthzRuntime:
             settings=settings,
             engine=engine,
             issuer=settings.public_url.rstrip("/"),
-            keyring=KeyRing(engine),
+            keyring=KeyRing(engine, settings.secret_key.get_secret_value()),
             codec=SessionCodec(settings.secret_key.get_secret_value()),
             limiter=limiter,
             templates=Jinja2Templates(directory=str(TEMPLATES)),

@@ -7,12 +7,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from authz.consents import service as consents
-from authz.models import Consent, ConsentChange, OAuthClient, User
+from authz.models import Consent, ConsentChange, OAuthClient, SigningKey, User
+from authz.runtime import AuthzRuntime
 from finance.cli.main import app
+from finance.core.settings import Settings
 from tests.authz.support import (
     BASE,
     World,
@@ -282,3 +285,16 @@ def test_profile_summarises_only_consented_categories_and_dates(world: World) ->
     # 12 consented months of VAT (months 13..24 of the series), nothing from before.
     assert summary["tax"]["vat_paid_fen_12m"] == 100_00 * sum(range(13, 25))
     assert summary["tax"]["vat_paid_fen_prior_12m"] == 0
+
+
+def test_signing_keys_are_sealed_at_rest_and_production_needs_https(
+    world: World, settings: Settings, engine: Engine
+) -> None:
+    world.http.get("/oauth2/jwks")
+    with world.session() as session:
+        stored = session.scalars(select(SigningKey.private_jwk)).all()
+    assert stored
+    assert all(set(row) == {"kid", "sealed"} for row in stored)
+    production = settings.model_copy(update={"env": "production", "secret_key": "x" * 40})
+    with pytest.raises(ValueError, match="https"):
+        AuthzRuntime.build(production, engine)

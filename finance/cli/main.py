@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from authz import cli as authz_cli
-from finance.cli import ingest
+from finance.cli import ingest, synth
 from finance.cli.output import console, fail, print_json
 from finance.core import migrate
 from finance.core.db import get_engine, transaction
@@ -28,6 +28,7 @@ app = typer.Typer(
 enterprise_app = typer.Typer(help="The enterprise registry.", no_args_is_help=True)
 app.add_typer(enterprise_app, name="enterprise")
 ingest.register(app)
+synth.register(app)
 authz_cli.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]

@@ -41,15 +41,3 @@ class Invalid(DomainError):
     status = 422
     title = "Invalid input"
     type_slug = "invalid"
-
-
-class Unauthorized(DomainError):
-    status = 401
-    title = "Unauthorized"
-    type_slug = "unauthorized"
-
-
-class TooManyRequests(DomainError):
-    status = 429
-    title = "Too many requests"
-    type_slug = "too-many-requests"

@@ -1,6 +1,7 @@
 """Imports every model module of every package, so ``Base.metadata`` is complete
 (for Alembic and tests)."""
 
+from authz import models as authz
 from credit import models as credit
 from finance.core.db import Base
 from finance.enterprises import models as enterprises
@@ -12,6 +13,7 @@ from products import models as products
 
 __all__ = [
     "Base",
+    "authz",
     "credit",
     "enterprises",
     "govdata",

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from authz import cli as authz_cli
 from finance.cli import credit, ingest, synth
 from finance.cli.output import console, fail, print_json
 from finance.cli.worker import worker
@@ -31,6 +32,7 @@ app.add_typer(credit.app, name="credit")
 app.command()(worker)
 ingest.register(app)
 synth.register(app)
+authz_cli.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 

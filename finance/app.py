@@ -8,6 +8,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from authz.install import install_authz
 from finance.core import migrate
 from finance.core.db import get_engine, session_factory
 from finance.core.logging import configure_logging
@@ -15,6 +16,7 @@ from finance.core.observability import Metrics, ObservabilityMiddleware
 from finance.core.problems import install_problem_handlers, problem
 from finance.core.settings import Settings, get_settings
 from finance.enterprises.endpoints import router as enterprise_router
+from finance.govdata.data_api import router as data_call_router
 from finance.govdata.endpoints import catalogue_router, internal_router
 from finance.ingestion.endpoints import router as ingestion_router
 
@@ -67,7 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    install_authz(app, settings, engine)
     app.include_router(catalogue_router)
+    app.include_router(data_call_router)
     if settings.internal_api_enabled:
         app.include_router(enterprise_router)
         app.include_router(internal_router)

@@ -1,6 +1,8 @@
 """Imports every model module of every package, so ``Base.metadata`` is complete
 (for Alembic and tests)."""
 
+from authz import models as authz
+from credit import models as credit
 from finance.core.db import Base
 from finance.enterprises import models as enterprises
 from finance.govdata import models as govdata
@@ -9,4 +11,14 @@ from finance.institutions import models as institutions
 from finance.lending import models as lending
 from products import models as products
 
-__all__ = ["Base", "enterprises", "govdata", "ingestion", "institutions", "lending", "products"]
+__all__ = [
+    "Base",
+    "authz",
+    "credit",
+    "enterprises",
+    "govdata",
+    "ingestion",
+    "institutions",
+    "lending",
+    "products",
+]

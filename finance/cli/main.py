@@ -11,8 +11,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from finance.cli import ingest, synth
+from authz import cli as authz_cli
+from finance.cli import credit, ingest, synth
 from finance.cli.output import console, fail, print_json
+from finance.cli.worker import worker
 from finance.core import migrate
 from finance.core.db import get_engine, transaction
 from finance.core.errors import DomainError
@@ -26,8 +28,11 @@ app = typer.Typer(
 )
 enterprise_app = typer.Typer(help="The enterprise registry.", no_args_is_help=True)
 app.add_typer(enterprise_app, name="enterprise")
+app.add_typer(credit.app, name="credit")
+app.command()(worker)
 ingest.register(app)
 synth.register(app)
+authz_cli.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 

@@ -11,6 +11,7 @@ class DomainError(Exception):
     status: int = 400
     title: str = "Bad request"
     type_slug: str = "bad-request"
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)

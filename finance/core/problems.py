@@ -59,7 +59,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
         return problem(
-            exc.status, exc.detail, type_slug=exc.type_slug, title=exc.title, **exc.extensions
+            exc.status,
+            exc.detail,
+            type_slug=exc.type_slug,
+            title=exc.title,
+            headers=exc.headers,
+            **exc.extensions,
         )
 
     @app.exception_handler(RequestValidationError)

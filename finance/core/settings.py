@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     # the authz layer guards them; they stay off unless explicitly enabled.
     internal_api_enabled: bool = False
     log_level: str = "INFO"
+    # The platform's external base URL: the OAuth issuer (RFC 8414), the audience of client
+    # assertions and the origin DPoP proofs name in ``htu``.
+    public_url: str = "http://127.0.0.1:8000"
+    # Shared store for per-client rate limits across server processes; without it the
+    # database holds the counters.
+    redis_url: str | None = None
+    # Data calls per client per minute (the per-client rate limit).
+    client_rate_per_minute: int = 600
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

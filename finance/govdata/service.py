@@ -139,10 +139,16 @@ def _months_back(as_of: dt.date, months: int) -> dt.date:
 
 
 def _window_sums(
-    session: Session, table: Table, uscc: str, as_of: dt.date, columns: Iterable[str]
+    session: Session,
+    table: Table,
+    uscc: str,
+    as_of: dt.date,
+    columns: Iterable[str],
+    floor: dt.date = dt.date.min,
 ) -> dict[str, Any]:
-    """Sums over the last 12 months and the 12 before them, for monthly categories."""
-    recent_start, prior_start = _months_back(as_of, 11), _months_back(as_of, 23)
+    """Sums over the last 12 months and the 12 before them, for monthly categories;
+    nothing dated before ``floor`` counts."""
+    recent_start, prior_start = _months_back(as_of, 11), max(_months_back(as_of, 23), floor)
     period = table.c.period
     parts = []
     for name in columns:
@@ -165,12 +171,17 @@ def _window_sums(
 
 
 def _latest(
-    session: Session, table: Table, uscc: str, as_of: dt.date, columns: Iterable[str]
+    session: Session,
+    table: Table,
+    uscc: str,
+    as_of: dt.date,
+    columns: Iterable[str],
+    floor: dt.date = dt.date.min,
 ) -> dict[str, Any]:
     row = (
         session.execute(
             select(table.c.period, *(table.c[c] for c in columns))
-            .where(table.c.uscc == uscc, table.c.period <= as_of)
+            .where(table.c.uscc == uscc, table.c.period <= as_of, table.c.period >= floor)
             .order_by(table.c.period.desc())
             .limit(1)
         )
@@ -184,49 +195,58 @@ def _latest(
     )
 
 
-def _tax(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+def _tax(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
     table = data_table("tax")
     sums = _window_sums(
-        session, table, uscc, as_of, ["vat_paid_fen", "cit_paid_fen", "iit_withheld_fen"]
+        session, table, uscc, as_of, ["vat_paid_fen", "cit_paid_fen", "iit_withheld_fen"], floor
     )
-    latest = _latest(session, table, uscc, as_of, ["arrears_fen", "credit_rating"])
+    latest = _latest(session, table, uscc, as_of, ["arrears_fen", "credit_rating"], floor)
     return {**sums, **latest}
 
 
-def _social(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+def _social(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
     table = data_table("social_insurance")
-    latest = _latest(session, table, uscc, as_of, ["insured_employees", "arrears_fen"])
-    year_ago = session.scalar(
-        select(table.c.insured_employees).where(
-            table.c.uscc == uscc, table.c.period == _months_back(as_of, 12)
+    latest = _latest(session, table, uscc, as_of, ["insured_employees", "arrears_fen"], floor)
+    year_ago = (
+        session.scalar(
+            select(table.c.insured_employees).where(
+                table.c.uscc == uscc, table.c.period == _months_back(as_of, 12)
+            )
         )
+        if _months_back(as_of, 12) >= floor
+        else None
     )
     return {**latest, "insured_employees_12m_ago": year_ago}
 
 
-def _housing(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+def _housing(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
     table = data_table("housing_fund")
     return {
-        **_window_sums(session, table, uscc, as_of, ["amount_fen"]),
-        **_latest(session, table, uscc, as_of, ["contributors"]),
+        **_window_sums(session, table, uscc, as_of, ["amount_fen"], floor),
+        **_latest(session, table, uscc, as_of, ["contributors"], floor),
     }
 
 
-def _utilities(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+def _utilities(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
     table = data_table("utilities")
     return {
-        **_window_sums(session, table, uscc, as_of, ["electricity_kwh", "water_m3"]),
-        **_latest(session, table, uscc, as_of, ["overdue_bills_fen"]),
+        **_window_sums(session, table, uscc, as_of, ["electricity_kwh", "water_m3"], floor),
+        **_latest(session, table, uscc, as_of, ["overdue_bills_fen"], floor),
     }
 
 
-def _customs(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+def _customs(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
     return _window_sums(
-        session, data_table("customs"), uscc, as_of, ["import_value_fen", "export_value_fen"]
+        session,
+        data_table("customs"),
+        uscc,
+        as_of,
+        ["import_value_fen", "export_value_fen"],
+        floor,
     )
 
 
-def _judicial(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+def _judicial(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
     table = data_table("judicial")
     adverse = table.c.role.in_(("defendant", "respondent"))
     row = (
@@ -241,7 +261,7 @@ def _judicial(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
                     "enforcement_cases"
                 ),
                 func.max(case((table.c.dishonest_debtor, 1), else_=0)).label("dishonest_debtor"),
-            ).where(table.c.uscc == uscc, table.c.filed_on <= as_of)
+            ).where(table.c.uscc == uscc, table.c.filed_on <= as_of, table.c.filed_on >= floor)
         )
         .mappings()
         .one()
@@ -251,9 +271,9 @@ def _judicial(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
     return summary
 
 
-def _penalties(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+def _penalties(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
     table = data_table("penalties")
-    since = _months_back(as_of, 23)
+    since = max(_months_back(as_of, 23), floor)
     row = (
         session.execute(
             select(
@@ -267,19 +287,24 @@ def _penalties(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
     return {key: int(value or 0) for key, value in row.items()}
 
 
-def _ip(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+def _ip(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
     table = data_table("ip")
     rows = session.execute(
         select(table.c.ip_type, func.count())
-        .where(table.c.uscc == uscc, table.c.granted_on <= as_of, table.c.status != "expired")
+        .where(
+            table.c.uscc == uscc,
+            table.c.granted_on <= as_of,
+            table.c.granted_on >= floor,
+            table.c.status != "expired",
+        )
         .group_by(table.c.ip_type)
     ).all()
     return {f"{ip_type}_held": count for ip_type, count in rows}
 
 
-def _procurement(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+def _procurement(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
     table = data_table("procurement")
-    since = _months_back(as_of, 23)
+    since = max(_months_back(as_of, 23), floor)
     row = (
         session.execute(
             select(
@@ -293,13 +318,13 @@ def _procurement(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
     return {key: int(value or 0) for key, value in row.items()}
 
 
-def _registration(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
+def _registration(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
     enterprise = to_out(get_enterprise(session, uscc))
     age_years = (as_of - enterprise.founded_on).days / 365.25
     return {**enterprise.model_dump(), "age_years": round(age_years, 1)}
 
 
-_HEADLINES: dict[str, Callable[[Session, str, dt.date], dict[str, Any]]] = {
+_HEADLINES: dict[str, Callable[[Session, str, dt.date, dt.date], dict[str, Any]]] = {
     "registration": _registration,
     "tax": _tax,
     "social_insurance": _social,
@@ -319,9 +344,12 @@ def profile(
     *,
     as_of: dt.date | None = None,
     categories: Iterable[str] | None = None,
+    data_from: dt.date | None = None,
 ) -> dict[str, Any]:
     """Headline figures per category as of a date (default today), limited to
-    ``categories`` when given (the consented ones, for a bank)."""
+    ``categories`` when given (the consented ones, for a bank) and, with ``data_from``,
+    to data dated on or after it (a consent's range: nothing outside it is summarised)."""
+    floor = data_from or dt.date.min
     get_enterprise(session, uscc)
     as_of = as_of or dt.date.today()
     wanted = list(categories) if categories is not None else list(_HEADLINES)
@@ -330,5 +358,5 @@ def profile(
     return {
         "uscc": uscc,
         "as_of": as_of,
-        "categories": {name: _HEADLINES[name](session, uscc, as_of) for name in wanted},
+        "categories": {name: _HEADLINES[name](session, uscc, as_of, floor) for name in wanted},
     }

@@ -1,0 +1,255 @@
+"""The one guard every data call goes through, and the ledger entry every call leaves.
+
+In order: no token in the query string; a DPoP-bound JWT access token this platform
+issued (RFC 9068), unexpired and unrevoked; the per-client rate limit; a valid DPoP proof
+for this request signed with the token's key (RFC 9449 §7); an active client; the
+token's consent Authorised and unexpired *now*, for this client, this enterprise, each
+requested category and the requested dates; the consent's daily call limit. Any refusal
+raises ``AccessRefused``; the caller records it with ``record_refusal``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from authz.consents import service as consents
+from authz.errors import AccessRefused, invalid_token
+from authz.ledger import service as ledger
+from authz.models import ClientStatus, Consent, ConsentStatus, IssuedToken, OAuthClient
+from authz.oauth import jwt_access_token
+from authz.oauth.dpop import DPoPError, verify_proof
+from authz.oauth.jwt_access_token import AccessTokenError
+from authz.runtime import AuthzRuntime
+from finance.core.db import transaction
+
+log = logging.getLogger("authz.guard")
+_LIVE_FACTS = (
+    select(IssuedToken, OAuthClient, Consent)
+    .join(OAuthClient, OAuthClient.client_id == IssuedToken.client_id)
+    .outerjoin(Consent, Consent.id == IssuedToken.consent_id)
+    .where(IssuedToken.jti == bindparam("jti"))
+)
+T = TypeVar("T")
+
+
+@dataclass
+class DataCall:
+    """What the caller asked for, and (once allowed) what the consent lets it have."""
+
+    uscc: str
+    categories: list[str]
+    date_from: dt.date | None
+    date_to: dt.date | None
+    started: float = field(default_factory=time.perf_counter)
+    client_id: str | None = None
+    consent: Consent | None = None
+
+    @property
+    def latency_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+
+def _bearer(authorization: str | None) -> tuple[str, str]:
+    if not authorization or " " not in authorization:
+        raise invalid_token("a DPoP-bound access token is required")
+    scheme, _, token = authorization.partition(" ")
+    return scheme.lower(), token.strip()
+
+
+def authorise(
+    session: Session,
+    runtime: AuthzRuntime,
+    call: DataCall,
+    *,
+    authorization: str | None,
+    dpop: str | None,
+    method: str,
+    htu: str,
+    query: Mapping[str, str],
+    now: dt.datetime,
+) -> Consent:
+    if "access_token" in query:
+        raise AccessRefused(
+            400, "invalid_request", "access tokens in query strings are refused (RFC 9700 §4.3.2)"
+        )
+    scheme, token = _bearer(authorization)
+    if scheme not in ("dpop", "bearer"):
+        raise invalid_token("unsupported authorization scheme")
+    try:
+        claims = jwt_access_token.verify(runtime.keyring, token, issuer=runtime.issuer, now=now)
+    except AccessTokenError as exc:
+        raise invalid_token(str(exc)) from exc
+    call.client_id = str(claims.get("client_id"))
+    jkt = (claims.get("cnf") or {}).get("jkt")
+    if jkt is None:
+        raise invalid_token("data calls need a DPoP-bound access token")
+    if scheme != "dpop":
+        raise invalid_token("a DPoP-bound token must be presented with the DPoP scheme")
+
+    decision = runtime.limiter.hit(
+        f"client:{call.client_id}", runtime.settings.client_rate_per_minute, now
+    )
+    if not decision.allowed:
+        refusal = AccessRefused(429, "rate_limited", "the client's rate limit is exhausted")
+        refusal.headers = decision.headers()
+        raise refusal
+
+    try:
+        verify_proof(
+            session, dpop, method=method, uri=htu, now=now, access_token=token, expected_jkt=jkt
+        )
+    except DPoPError as exc:
+        raise invalid_token(str(exc), error="invalid_dpop_proof") from exc
+
+    # One round trip for the three live facts: token, client, consent.
+    row = session.execute(_LIVE_FACTS, {"jti": claims.get("jti")}).first()
+    if row is None or row[0].revoked_at is not None:
+        raise invalid_token("the access token has been revoked")
+    _issued, client, consent = row
+    if client.client_id != call.client_id or client.status != ClientStatus.ACTIVE.value:
+        raise invalid_token("the client is not active", error="invalid_client")
+    if consent is None or consent.client_id != client.client_id or consent.uscc != call.uscc:
+        # Another enterprise, or no consent at all: the caller may not see it.
+        raise AccessRefused(404, "not_found", "no consent of this client covers this enterprise")
+    if consent.status == ConsentStatus.REVOKED.value:
+        raise AccessRefused(403, "consent_revoked", "the consent was revoked")
+    if consent.status == ConsentStatus.EXPIRED.value or consent.expires_at <= now:
+        raise AccessRefused(403, "consent_expired", "the consent has expired")
+    if consent.status != ConsentStatus.AUTHORISED.value:
+        raise AccessRefused(403, "consent_not_authorised", f"the consent is {consent.status}")
+    scopes = set(str(claims.get("scope", "")).split())
+    for category in call.categories:
+        if category not in consent.category_list or f"data:{category}" not in scopes:
+            raise AccessRefused(
+                403,
+                "insufficient_scope",
+                f"the consent does not cover the {category} category",
+                headers={"WWW-Authenticate": 'DPoP error="insufficient_scope"'},
+            )
+    date_from = call.date_from or consent.data_from
+    date_to = call.date_to or consent.data_to
+    if date_from > date_to:
+        raise AccessRefused(422, "invalid_request", "date_from is after date_to")
+    for category in call.categories:
+        if not consents.covers(
+            consent,
+            client_id=client.client_id,
+            uscc=call.uscc,
+            category=category,
+            date_from=date_from,
+            date_to=date_to,
+            now=now,
+        ):
+            raise AccessRefused(
+                403,
+                "dates_outside_consent",
+                f"the consent covers data from {consent.data_from} to {consent.data_to}",
+            )
+    start = consents.day_start(now)
+    if ledger.allowed_calls_since(session, consent.id, start) >= consent.max_calls_per_day:
+        retry = int((start + dt.timedelta(days=1) - now).total_seconds())
+        raise AccessRefused(
+            429,
+            "daily_limit_exceeded",
+            f"the consent allows {consent.max_calls_per_day} calls a day",
+            headers={"Retry-After": str(max(1, retry))},
+        )
+    call.date_from, call.date_to, call.consent = date_from, date_to, consent
+    return consent
+
+
+def record_allowed(
+    session: Session, call: DataCall, *, rows: int, now: dt.datetime, request_id: str | None
+) -> None:
+    assert call.consent is not None
+    ledger.append(
+        session,
+        at=now,
+        action="data_call",
+        actor=f"client:{call.client_id}",
+        outcome="allowed",
+        request_id=request_id,
+        client_id=call.client_id,
+        uscc=call.uscc,
+        consent_id=call.consent.id,
+        categories=call.categories,
+        date_from=call.date_from,
+        date_to=call.date_to,
+        rows_returned=rows,
+        latency_ms=call.latency_ms,
+    )
+
+
+def record_refusal(
+    runtime: AuthzRuntime,
+    call: DataCall,
+    refusal: AccessRefused,
+    *,
+    now: dt.datetime,
+    request_id: str | None,
+) -> None:
+    """A refused call is recorded in its own transaction: the request's own work was
+    rolled back, its trace must stay."""
+    with transaction(runtime.engine) as session:
+        ledger.append(
+            session,
+            at=now,
+            action="data_call",
+            actor=f"client:{call.client_id}" if call.client_id else "anonymous",
+            outcome="refused",
+            request_id=request_id,
+            client_id=call.client_id,
+            uscc=call.uscc,
+            consent_id=call.consent.id if call.consent else None,
+            categories=call.categories,
+            date_from=call.date_from,
+            date_to=call.date_to,
+            reason=f"{refusal.error}: {refusal.detail}",
+            latency_ms=call.latency_ms,
+        )
+    log.info("data call refused", extra={"client_id": call.client_id, "error": refusal.error})
+
+
+def serve(
+    session: Session,
+    runtime: AuthzRuntime,
+    call: DataCall,
+    read: Callable[[Consent], tuple[T, int]],
+    *,
+    authorization: str | None,
+    dpop: str | None,
+    method: str,
+    htu: str,
+    query: Mapping[str, str],
+    now: dt.datetime,
+    request_id: str | None,
+) -> T:
+    """Authorise, read, record: the whole data call. ``read`` gets the covering consent
+    (with the call's dates already minimised to it) and returns the body and row count."""
+    try:
+        consent = authorise(
+            session,
+            runtime,
+            call,
+            authorization=authorization,
+            dpop=dpop,
+            method=method,
+            htu=htu,
+            query=query,
+            now=now,
+        )
+    except AccessRefused as refusal:
+        session.rollback()
+        record_refusal(runtime, call, refusal, now=now, request_id=request_id)
+        raise
+    body, rows = read(consent)
+    record_allowed(session, call, rows=rows, now=now, request_id=request_id)
+    return body

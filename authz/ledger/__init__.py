@@ -1,0 +1,1 @@
+"""The tamper-evident audit ledger of data calls and consent changes."""

@@ -1,0 +1,198 @@
+"""Appending to and verifying the hash-chained audit ledger.
+
+Each entry holds the SHA-256 of the previous entry's hash and its own fields, so editing,
+deleting or reordering any past entry breaks the chain at that point. Appends serialise
+on the single ``authz_ledger_head`` row, which also pins the newest entry so deleting the
+tail is detected too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from authz.models import LedgerEntry, LedgerHead
+
+GENESIS = "0" * 64
+_HASHED_FIELDS = (
+    "seq",
+    "at",
+    "request_id",
+    "action",
+    "actor",
+    "client_id",
+    "uscc",
+    "consent_id",
+    "categories",
+    "date_from",
+    "date_to",
+    "outcome",
+    "reason",
+    "rows_returned",
+    "latency_ms",
+    "prev_hash",
+)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def entry_hash(fields: dict[str, Any]) -> str:
+    payload = json.dumps(
+        [_canonical(fields[name]) for name in _HASHED_FIELDS],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+_table: Any = LedgerEntry.__table__
+_head: Any = LedgerHead.__table__
+_BUMP_HEAD = (
+    update(_head)
+    .where(_head.c.id == 1)
+    .values(seq=_head.c.seq + 1)
+    .returning(_head.c.seq, _head.c.hash)
+)
+_SET_HEAD = update(_head).where(_head.c.id == 1).values(hash=bindparam("new_hash"))
+_INSERT = insert(_table)
+_ALLOWED_SINCE = select(func.count()).where(
+    _table.c.consent_id == bindparam("consent_id"),
+    _table.c.action == "data_call",
+    _table.c.outcome == "allowed",
+    _table.c.at >= bindparam("since", type_=LedgerEntry.__table__.c.at.type),
+)
+
+
+def append(
+    session: Session,
+    *,
+    at: dt.datetime,
+    action: str,
+    actor: str,
+    outcome: str,
+    request_id: str | None = None,
+    client_id: str | None = None,
+    uscc: str | None = None,
+    consent_id: str | None = None,
+    categories: Iterable[str] = (),
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    reason: str = "",
+    rows_returned: int = 0,
+    latency_ms: int = 0,
+) -> str:
+    """Append one entry and return its hash. Locks the head row until the caller's
+    transaction ends (statements prepared once: this runs on every data call)."""
+    seq, prev_hash = session.execute(_BUMP_HEAD).one()
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "at": at.astimezone(dt.UTC),
+        "request_id": request_id,
+        "action": action,
+        "actor": actor,
+        "client_id": client_id,
+        "uscc": uscc,
+        "consent_id": consent_id,
+        "categories": " ".join(sorted(categories)),
+        "date_from": date_from,
+        "date_to": date_to,
+        "outcome": outcome,
+        "reason": reason[:200],
+        "rows_returned": rows_returned,
+        "latency_ms": latency_ms,
+        "prev_hash": prev_hash,
+    }
+    digest = entry_hash(fields)
+    session.execute(_INSERT, {**fields, "hash": digest})
+    session.execute(_SET_HEAD, {"new_hash": digest})
+    return digest
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    seq: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    entries: int
+    broken: BrokenLink | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+def _rows(session: Session) -> Iterator[LedgerEntry]:
+    yield from session.scalars(
+        select(LedgerEntry).order_by(LedgerEntry.seq).execution_options(yield_per=2000)
+    )
+
+
+def verify(session: Session) -> Verification:
+    """Walk the chain from the genesis and report the first broken link."""
+    expected_seq, expected_prev, count = 1, GENESIS, 0
+    for entry in _rows(session):
+        count += 1
+        if entry.seq != expected_seq:
+            return Verification(count, BrokenLink(expected_seq, f"entry {expected_seq} is missing"))
+        if entry.prev_hash != expected_prev:
+            return Verification(
+                count,
+                BrokenLink(entry.seq, "prev_hash does not match the previous entry's hash"),
+            )
+        fields = {name: getattr(entry, name) for name in _HASHED_FIELDS}
+        if entry_hash(fields) != entry.hash:
+            return Verification(count, BrokenLink(entry.seq, "entry altered: hash mismatch"))
+        expected_seq, expected_prev = entry.seq + 1, entry.hash
+    head = session.get(LedgerHead, 1)
+    if head is None or head.seq != expected_seq - 1 or head.hash != expected_prev:
+        return Verification(
+            count, BrokenLink(expected_seq, "entries after the last one found were removed")
+        )
+    return Verification(count, None)
+
+
+def search(
+    query: Select[LedgerEntry],
+    *,
+    uscc: str | None = None,
+    client_id: str | None = None,
+    consent_id: str | None = None,
+    action: str | None = None,
+    outcome: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> Select[LedgerEntry]:
+    for column, value in (
+        (LedgerEntry.uscc, uscc),
+        (LedgerEntry.client_id, client_id),
+        (LedgerEntry.consent_id, consent_id),
+        (LedgerEntry.action, action),
+        (LedgerEntry.outcome, outcome),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(LedgerEntry.at >= since)
+    if until is not None:
+        query = query.where(LedgerEntry.at < until)
+    return query
+
+
+def allowed_calls_since(session: Session, consent_id: str, since: dt.datetime) -> int:
+    return int(session.scalar(_ALLOWED_SINCE, {"consent_id": consent_id, "since": since}) or 0)

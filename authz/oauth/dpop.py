@@ -1,0 +1,123 @@
+"""DPoP proofs (RFC 9449): sender-constraining access tokens to a client-held key.
+
+A proof is a JWT with ``typ: dpop+jwt`` (§4.2), signed by the private half of the public
+JWK in its header, naming the HTTP method (``htm``) and URI without query and fragment
+(``htu``, §4.3 check 9-10), issued within ``MAX_AGE`` of now (``iat``, check 11), with a
+unique ``jti`` (check 12, §11.1) and, at a resource, the hash of the access token
+(``ath``, §4.3 check 12 / §7). The token carries the key's RFC 7638 thumbprint in
+``cnf.jkt`` (§6.1).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, RSAKey
+from sqlalchemy.orm import Session
+
+from authz.models import UsedJti
+from authz.sql import insert_if_absent
+
+ALGORITHMS = ("ES256", "PS256")
+MAX_AGE = dt.timedelta(seconds=60)
+FUTURE_LEEWAY = dt.timedelta(seconds=5)
+
+
+class DPoPError(Exception):
+    """The proof is refused; ``error`` is ``invalid_dpop_proof`` (RFC 9449 §5, §7.1)."""
+
+    error = "invalid_dpop_proof"
+
+
+@dataclass(frozen=True)
+class DPoPProof:
+    jkt: str
+    jti: str
+
+
+def access_token_hash(access_token: str) -> str:
+    """``ath``: base64url SHA-256 of the ASCII access token (§4.2)."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def normalise_htu(uri: str) -> str:
+    """The URI without query and fragment, scheme and host lower-cased (§4.3 check 9)."""
+    parts = urlsplit(uri)
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
+
+
+def remember_jti(session: Session, scope: str, jti: str, expires_at: dt.datetime) -> bool:
+    """Record a one-time identifier; False if it was seen before (replay)."""
+    digest = hashlib.sha256(f"{scope}:{jti}".encode()).hexdigest()
+    table: Any = UsedJti.__table__
+    return insert_if_absent(session, table, {"digest": digest, "expires_at": expires_at})
+
+
+def verify_proof(
+    session: Session,
+    proof: str | None,
+    *,
+    method: str,
+    uri: str,
+    now: dt.datetime,
+    access_token: str | None = None,
+    expected_jkt: str | None = None,
+) -> DPoPProof:
+    """Check one DPoP proof per RFC 9449 §4.3 and remember its ``jti``."""
+    if not proof:
+        raise DPoPError("a DPoP proof is required")
+    if "," in proof:
+        raise DPoPError("exactly one DPoP header is allowed")
+    try:
+        compact = jws.extract_compact(proof.encode("ascii"))
+        header: dict[str, Any] = compact.headers()
+    except (JoseError, UnicodeError, ValueError) as exc:
+        raise DPoPError("the DPoP proof is not a JWS") from exc
+    if header.get("typ") != "dpop+jwt":
+        raise DPoPError("the DPoP proof's typ must be dpop+jwt")
+    if header.get("alg") not in ALGORITHMS:
+        raise DPoPError(f"the DPoP proof's alg must be one of {', '.join(ALGORITHMS)}")
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict) or "d" in jwk or "p" in jwk:
+        raise DPoPError("the DPoP proof must carry a public jwk")
+    try:
+        key: ECKey | RSAKey = (
+            ECKey.import_key(jwk) if jwk.get("kty") == "EC" else RSAKey.import_key(jwk)
+        )
+        verified = jws.deserialize_compact(proof, key, algorithms=list(ALGORITHMS))
+        body: dict[str, Any] = json.loads(verified.payload)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise DPoPError("the DPoP proof's signature does not verify") from exc
+    if not isinstance(body, dict):
+        raise DPoPError("the DPoP proof's payload is not an object")
+    if body.get("htm") != method:
+        raise DPoPError("the DPoP proof's htm does not match the request method")
+    if not isinstance(body.get("htu"), str) or normalise_htu(body["htu"]) != normalise_htu(uri):
+        raise DPoPError("the DPoP proof's htu does not match the request URI")
+    iat = body.get("iat")
+    if not isinstance(iat, int | float):
+        raise DPoPError("the DPoP proof has no iat")
+    issued = dt.datetime.fromtimestamp(iat, dt.UTC)
+    if issued < now - MAX_AGE or issued > now + FUTURE_LEEWAY:
+        raise DPoPError("the DPoP proof's iat is stale or in the future")
+    jti = body.get("jti")
+    if not isinstance(jti, str) or not 8 <= len(jti) <= 256:
+        raise DPoPError("the DPoP proof has no usable jti")
+    jkt = key.thumbprint()
+    if access_token is not None:
+        if body.get("ath") != access_token_hash(access_token):
+            raise DPoPError("the DPoP proof's ath does not match the access token")
+    if expected_jkt is not None and jkt != expected_jkt:
+        raise DPoPError("the DPoP proof is signed with a key the token is not bound to")
+    if not remember_jti(session, "dpop", f"{jkt}:{jti}", now + MAX_AGE + MAX_AGE):
+        raise DPoPError("the DPoP proof was used before (replay)")
+    return DPoPProof(jkt=jkt, jti=jti)

@@ -1,0 +1,1 @@
+"""Consent events for banks: a pollable per-client log and signed webhook delivery."""

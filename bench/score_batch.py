@@ -1,0 +1,115 @@
+"""Batch rescoring throughput: enterprises per second for ``finance credit rescore`` end
+to end (read data, features, predict with reasons, write scores), inline and fanned out
+to 1 and 2 ``finance worker`` processes, against LightGBM's bare batch predict on the
+same feature matrix in the same run.
+
+Runs on the configured database and broker (FINANCE_* settings) with its active model,
+e.g. after ``finance synth --enterprises 100000 --load`` and ``finance credit train
+--promote``. Each run uses its own as-of date so runs do not overwrite each other.
+
+    python bench/score_batch.py [--chunk-size 5000] [--workers 1,2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from credit.features import batch_features
+from credit.registry import load_model
+from finance.core.db import session_factory
+from finance.core.settings import get_settings
+from finance.enterprises.models import Enterprise
+
+FINANCE = str(Path(sys.executable).with_name("finance"))
+
+
+def rescore(as_of: dt.date, chunk_size: int, workers: bool) -> dict[str, Any]:
+    command = [FINANCE, "credit", "rescore", "--as-of", as_of.isoformat()]
+    command += ["--chunk-size", str(chunk_size), "--json"]
+    if workers:
+        command.append("--workers")
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return result
+
+
+def with_workers(count: int, as_of: dt.date, chunk_size: int) -> dict[str, Any]:
+    processes = [
+        subprocess.Popen(
+            [FINANCE, "worker", "--concurrency", "1", "--loglevel", "WARNING",
+             "--hostname", f"bench{i}-{uuid.uuid4().hex[:6]}@%h"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(count)
+    ]  # fmt: skip
+    try:
+        time.sleep(8)  # let the workers connect before the clock starts
+        return rescore(as_of, chunk_size, workers=True)
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(timeout=120)
+
+
+def bare_rate(chunk_size: int, as_of: dt.date) -> tuple[int, float, float]:
+    settings = get_settings()
+    with session_factory()() as session:
+        model = load_model(session, settings.resolved_data_dir)
+        usccs = list(session.scalars(select(Enterprise.uscc).order_by(Enterprise.uscc)))
+        matrices = []
+        for start in range(0, len(usccs), chunk_size):
+            chunk = usccs[start : start + chunk_size]
+            requests = pd.DataFrame({"uscc": chunk, "as_of": [as_of] * len(chunk)})
+            matrices.append(model.matrix(batch_features(session, requests)))
+    x = np.vstack(matrices)
+    start = time.perf_counter()
+    model.booster.predict(x, num_threads=1)
+    one = time.perf_counter() - start
+    start = time.perf_counter()
+    model.booster.predict(x)
+    default = time.perf_counter() - start
+    return len(x), len(x) / one, len(x) / default
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--chunk-size", type=int, default=5000)
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--as-of", default=dt.datetime.now(dt.UTC).date().isoformat())
+    args = parser.parse_args()
+    base = dt.date.fromisoformat(args.as_of)
+    results: list[tuple[str, dict[str, Any]]] = []
+    results.append(("inline (the CLI process)", rescore(base, args.chunk_size, workers=False)))
+    for offset, count in enumerate(int(c) for c in args.workers.split(",")):
+        day = base - dt.timedelta(days=offset + 1)
+        results.append((f"{count} worker process(es)", with_workers(count, day, args.chunk_size)))
+    rows, bare_one, bare_default = bare_rate(args.chunk_size, base)
+    print(f"enterprises: {rows}, chunk size {args.chunk_size}, cores {os.cpu_count()}")
+    print(f"{'':36}{'seconds':>10}{'ent/s':>12}{'bare/this':>11}")
+    for label, result in results:
+        rate = result["enterprises"] / result["seconds"]
+        print(f"{label:36}{result['seconds']:10.1f}{rate:12.0f}{bare_one / rate:10.0f}x")
+    print(f"{'bare LightGBM predict, 1 thread':36}{rows / bare_one:10.2f}{bare_one:12.0f}")
+    print(
+        f"{'bare LightGBM predict, all threads':36}{rows / bare_default:10.2f}{bare_default:12.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

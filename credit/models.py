@@ -1,0 +1,60 @@
+"""Tables of the credit component: the model registry and the scores it produced."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from finance.core.db import Base
+from finance.core.types import BigIntPK, UTCDateTime, utcnow
+
+
+class ModelStatus(enum.StrEnum):
+    CANDIDATE = "candidate"  # trained, not serving
+    ACTIVE = "active"  # the one model the scoring path uses
+    RETIRED = "retired"  # served before; can come back by rollback
+
+
+class CreditModelVersion(Base):
+    __tablename__ = "credit_models"
+    __table_args__ = (Index("ix_credit_models_status", "status"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=ModelStatus.CANDIDATE.value)
+    source: Mapped[str] = mapped_column(String(200))
+    artifact_dir: Mapped[str] = mapped_column(String(500))
+    data_fingerprint: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    promoted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    promoted_by: Mapped[str | None] = mapped_column(String(100))
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The version this one replaced when promoted: where a rollback returns to.
+    previous_version: Mapped[str | None] = mapped_column(String(64))
+
+
+class CreditScore(Base):
+    """One enterprise's score as of a date by one model version (unique, so a task that
+    runs twice writes one row)."""
+
+    __tablename__ = "credit_scores"
+    __table_args__ = (
+        UniqueConstraint("uscc", "as_of", "model_version"),
+        Index("ix_credit_scores_model_as_of", "model_version", "as_of"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    uscc: Mapped[str] = mapped_column(ForeignKey("enterprises.uscc", ondelete="CASCADE"))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    model_version: Mapped[str] = mapped_column(String(64))
+    pd: Mapped[float] = mapped_column(Float)
+    score: Mapped[int] = mapped_column(Integer)
+    band: Mapped[str] = mapped_column(String(4))
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    scored_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,319 @@
+"""``finance credit ...``: train, score, manage and monitor credit models.
+
+Each command opens its own transactions and calls the ``credit`` package. ``rescore
+--workers`` hands the chunks to the Celery workers by task name (the CLI never imports
+``workers``; it only needs the broker URL from the settings) and follows their progress
+in the scores table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy import func, select
+
+from finance.cli.output import console, fail, print_json, progress
+from finance.core.db import transaction
+from finance.core.errors import DomainError
+from finance.core.settings import get_settings
+
+app = typer.Typer(help="Credit models: train, score, registry, monitoring.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+ByOpt = Annotated[str, typer.Option("--by", help="Who is acting (recorded).")]
+RESCORE_TASK = "credit.rescore_chunk"
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@app.command()
+def train(
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Train on this CSV file instead of the platform.")
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="Target column of --data.")] = None,
+    bad_value: Annotated[
+        str | None, typer.Option("--bad-value", help="The target value meaning bad.")
+    ] = None,
+    time_column: Annotated[
+        str | None, typer.Option("--time-column", help="Split out-of-time on this column.")
+    ] = None,
+    observed_until: Annotated[
+        str | None,
+        typer.Option(help="Outcomes known up to this date (YYYY-MM-DD); default today (UTC)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (training is deterministic).")] = 42,
+    promote: Annotated[bool, typer.Option(help="Make the new version the live model.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a model (platform loan history, or --data FILE) and register it as a candidate.
+
+    Prints the evaluation and, on its last line, the new version."""
+    from credit.dataset import file_training_set, platform_training_set
+    from credit.registry import promote as promote_version
+    from credit.registry import register
+    from credit.train import train as fit
+
+    settings = get_settings()
+    try:
+        if data is not None:
+            if target is None:
+                fail("--data needs --target", as_json=as_json)
+            training_set = file_training_set(
+                data, target, bad_value=bad_value, time_column=time_column
+            )
+        else:
+            until = dt.date.fromisoformat(observed_until) if observed_until else _today()
+            with transaction() as session:
+                training_set = platform_training_set(session, until)
+        result = fit(training_set, seed=seed)
+        with transaction() as session:
+            row = register(session, result, settings.resolved_data_dir, created_by=_who())
+            if promote:
+                promote_version(session, row.version, by=_who())
+    except (DomainError, ValueError) as exc:
+        fail(getattr(exc, "detail", str(exc)), as_json=as_json)
+    report = result.report
+    if as_json:
+        print_json(report)
+        return
+    from credit.evaluate import render_text
+
+    console.print(render_text(report), highlight=False, markup=False)
+    console.print(report["version"], highlight=False)
+
+
+@app.command()
+def score(
+    model: Annotated[str, typer.Option("--model", help="A version, or 'active'.")] = "active",
+    data: Annotated[Path | None, typer.Option("--data", help="CSV file to score.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Where to write the scores.")] = None,
+    uscc: Annotated[str | None, typer.Option(help="Score one platform enterprise.")] = None,
+    as_of: Annotated[str | None, typer.Option(help="As-of date for --uscc.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score a file (one output row per input row, in order, with pd and score added) or
+    one enterprise (PD, score, band, reasons)."""
+    from credit.dataset import read_table
+    from credit.registry import load_model
+    from credit.scoring import score_enterprise, score_file
+
+    settings = get_settings()
+    try:
+        with transaction() as session:
+            chosen = load_model(session, settings.resolved_data_dir, model)
+            if uscc is not None:
+                day = dt.date.fromisoformat(as_of) if as_of else _today()
+                result = score_enterprise(
+                    session, uscc, day, data_dir=settings.resolved_data_dir, model=chosen
+                )
+        if uscc is not None:
+            if as_json:
+                print_json(result.as_dict())
+            else:
+                console.print(
+                    f"{uscc} as of {result.as_of}: PD {result.pd:.4f}  score {result.score}"
+                    f"  band {result.band}  (model {result.model_version})"
+                )
+                for reason in result.reasons:
+                    console.print(f"  - {reason['zh']} / {reason['en']}: {reason['value']}")
+            return
+        if data is None or out is None:
+            fail("give --data FILE and --out FILE, or --uscc", as_json=as_json)
+        scored = score_file(chosen, read_table(data))
+    except DomainError as exc:
+        fail(exc.detail, 1 if exc.status == 404 else 2, as_json=as_json)
+    scored.to_csv(out, index=False)
+    summary = {"model_version": chosen.version, "rows": len(scored), "out": str(out)}
+    if as_json:
+        print_json(summary)
+    else:
+        console.print(f"scored {len(scored)} rows with model {chosen.version} -> {out}")
+
+
+@app.command()
+def models(as_json: JsonOpt = False) -> None:
+    """List model versions, newest first."""
+    from credit.registry import list_versions
+
+    with transaction() as session:
+        rows = [
+            {
+                "version": row.version,
+                "status": row.status,
+                "source": row.source,
+                "created_at": row.created_at,
+                "promoted_at": row.promoted_at,
+                "promoted_by": row.promoted_by,
+                "previous_version": row.previous_version,
+                **row.metrics,
+            }
+            for row in list_versions(session)
+        ]
+    if as_json:
+        print_json({"models": rows})
+        return
+    table = Table("version", "status", "source", "AUC", "KS", "created", "promoted by")
+    for row in rows:
+        table.add_row(
+            row["version"],
+            row["status"],
+            row["source"],
+            f"{row['auc']:.4f}",
+            f"{row['ks']:.4f}",
+            f"{row['created_at']:%Y-%m-%d %H:%M}",
+            row["promoted_by"] or "",
+        )
+    console.print(table)
+
+
+def _switch(action: str, version: str | None, by: str, as_json: bool) -> None:
+    from credit.registry import promote as promote_version
+    from credit.registry import rollback as rollback_version
+
+    try:
+        with transaction() as session:
+            if version is not None:
+                row = promote_version(session, version, by=by)
+            else:
+                row = rollback_version(session, by=by)
+            result = {"action": action, "active": row.version, "replaced": row.previous_version}
+    except DomainError as exc:
+        fail(exc.detail, 1 if exc.status == 404 else 2, as_json=as_json)
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"active model: {result['active']}")
+
+
+@app.command()
+def promote(version: str, by: ByOpt = "", as_json: JsonOpt = False) -> None:
+    """Make VERSION the live model (the current one is retired)."""
+    _switch("promote", version, by or _who(), as_json)
+
+
+@app.command()
+def rollback(by: ByOpt = "", as_json: JsonOpt = False) -> None:
+    """Return to the model the live one replaced."""
+    _switch("rollback", None, by or _who(), as_json)
+
+
+@app.command()
+def rescore(
+    as_of: Annotated[str | None, typer.Option(help="As-of date; default today (UTC).")] = None,
+    chunk_size: Annotated[int, typer.Option(help="Enterprises per chunk.")] = 5000,
+    workers: Annotated[
+        bool, typer.Option("--workers", help="Fan the chunks out to the Celery workers.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the workers.")] = 3600.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score every enterprise with the live model and store the scores."""
+    from credit.models import CreditScore
+    from credit.registry import load_model
+    from credit.scoring import chunk_bounds, enterprise_count, rescore_chunk
+
+    settings = get_settings()
+    day = dt.date.fromisoformat(as_of) if as_of else _today()
+    started = time.perf_counter()
+    try:
+        with transaction() as session:
+            model = load_model(session, settings.resolved_data_dir)
+            bounds = chunk_bounds(session, chunk_size)
+            total = enterprise_count(session)
+    except DomainError as exc:
+        fail(exc.detail, as_json=as_json)
+    version = str(model.version)
+    scored = 0
+    with progress(not as_json) as bar:
+        task = bar.add_task(f"rescore {version}", total=total)
+        if workers:
+            from celery import Celery
+
+            client = Celery("finance-cli", broker=settings.celery_broker_url)
+            for first, last in bounds:
+                client.send_task(RESCORE_TASK, args=[day.isoformat(), first, last, version])
+            deadline = time.monotonic() + timeout
+            while scored < total:
+                if time.monotonic() > deadline:
+                    fail(f"workers scored {scored} of {total} in {timeout:.0f}s", as_json=as_json)
+                time.sleep(0.5)
+                with transaction() as session:
+                    scored = int(
+                        session.scalar(
+                            select(func.count())
+                            .select_from(CreditScore)
+                            .where(CreditScore.as_of == day, CreditScore.model_version == version)
+                        )
+                        or 0
+                    )
+                bar.update(task, completed=scored)
+        else:
+            for first, last in bounds:
+                with transaction() as session:
+                    scored += rescore_chunk(session, model, day, first, last)
+                bar.update(task, completed=scored)
+    elapsed = time.perf_counter() - started
+    result: dict[str, Any] = {
+        "model_version": version,
+        "as_of": day,
+        "enterprises": scored,
+        "chunks": len(bounds),
+        "seconds": round(elapsed, 3),
+        "per_second": round(scored / elapsed, 1) if elapsed else None,
+        "via_workers": workers,
+    }
+    if as_json:
+        print_json(result)
+    else:
+        console.print(
+            f"scored {scored} enterprises as of {day} with {version} in {elapsed:.1f}s"
+            f" ({result['per_second']}/s)"
+        )
+
+
+@app.command()
+def monitor(
+    as_of: Annotated[str | None, typer.Option(help="Population date; default today.")] = None,
+    observed_until: Annotated[
+        str | None, typer.Option(help="Outcomes known up to this date; default today.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """PSI of the score and features against training, KS and bad rate by vintage; writes
+    a report under the data directory."""
+    from credit.monitor import monitor as run_monitor
+    from credit.monitor import render_text, write_report
+    from credit.registry import load_model
+
+    settings = get_settings()
+    day = dt.date.fromisoformat(as_of) if as_of else _today()
+    until = dt.date.fromisoformat(observed_until) if observed_until else _today()
+    try:
+        with transaction() as session:
+            model = load_model(session, settings.resolved_data_dir)
+            report = run_monitor(session, model, as_of=day, observed_until=until)
+    except DomainError as exc:
+        fail(exc.detail, as_json=as_json)
+    path = write_report(report, settings.resolved_data_dir)
+    report["report_path"] = str(path)
+    if as_json:
+        print_json(report)
+    else:
+        console.print(render_text(report), highlight=False, markup=False)
+        console.print(f"report: {path}")

@@ -1,0 +1,112 @@
+"""The banks' data-call API: one enterprise's department data, under its consent.
+
+Every endpoint goes through ``authz.guard.serve``: the consent decides what is read,
+the dates are minimised to the consented range, ID numbers are masked by the data hub,
+and every call, allowed or refused, lands in the audit ledger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+
+from authz import guard
+from authz.clock import NowDep
+from authz.models import Consent
+from authz.runtime import AuthzRuntime, get_runtime
+from finance.core.deps import SessionDep
+from finance.core.logging import request_id_var
+from finance.govdata import service
+from finance.govdata.schemas import RecordsPage
+
+router = APIRouter(prefix="/api/v1/data/enterprises", tags=["data calls (banks)"])
+RuntimeDep = Annotated[AuthzRuntime, Depends(get_runtime)]
+
+
+@router.get("/{uscc}/profile")
+def consented_profile(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    now: NowDep,
+    uscc: str,
+    authorization: Annotated[str | None, Header()] = None,
+    dpop: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Headline figures of the consented categories, as of the end of the consented
+    range (or today, if earlier)."""
+    call = guard.DataCall(uscc=uscc, categories=[], date_from=None, date_to=None)
+
+    def read(consent: Consent) -> tuple[dict[str, Any], int]:
+        as_of = min(consent.data_to, now.date())
+        call.categories = consent.category_list
+        summary = service.profile(
+            session,
+            uscc,
+            as_of=as_of,
+            categories=consent.category_list,
+            data_from=consent.data_from,
+        )
+        return summary, len(summary["categories"])
+
+    return guard.serve(
+        session,
+        runtime,
+        call,
+        read,
+        authorization=authorization,
+        dpop=dpop,
+        method=request.method,
+        htu=runtime.url(request),
+        query=request.query_params,
+        now=now,
+        request_id=request_id_var.get(),
+    )
+
+
+@router.get("/{uscc}/{category}", response_model=RecordsPage)
+def consented_records(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    now: NowDep,
+    uscc: str,
+    category: str,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 100,
+    authorization: Annotated[str | None, Header()] = None,
+    dpop: Annotated[str | None, Header()] = None,
+) -> RecordsPage:
+    """Records of one category, oldest first, within the consented dates."""
+    service.category_or_404(category)
+    call = guard.DataCall(uscc=uscc, categories=[category], date_from=date_from, date_to=date_to)
+
+    def read(consent: Consent) -> tuple[RecordsPage, int]:
+        page = service.read_records(
+            session,
+            uscc,
+            category,
+            date_from=call.date_from,
+            date_to=call.date_to,
+            cursor=cursor,
+            limit=limit,
+        )
+        return page, len(page.items)
+
+    return guard.serve(
+        session,
+        runtime,
+        call,
+        read,
+        authorization=authorization,
+        dpop=dpop,
+        method=request.method,
+        htu=runtime.url(request),
+        query=request.query_params,
+        now=now,
+        request_id=request_id_var.get(),
+    )

@@ -1,0 +1,50 @@
+"""Per-client rate limits hold across server processes: two limiters (as two processes
+would have) share one count, in the database and in Redis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from authz.ratelimit import DatabaseRateLimiter, RateLimiter, RedisRateLimiter
+from finance.core.db import make_engine
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+START = dt.datetime(2026, 11, 22, 8, 0, 0, tzinfo=dt.UTC)
+
+
+def _redis_available() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL).ping())
+    except redis.RedisError:
+        return False
+
+
+def _shared(first: RateLimiter, second: RateLimiter) -> None:
+    key = "client:" + secrets.token_hex(4)
+    decisions = [
+        limiter.hit(key, 3, START + dt.timedelta(seconds=i))
+        for i, limiter in enumerate([first, second, first, second])
+    ]
+    assert [d.allowed for d in decisions] == [True, True, True, False]
+    assert decisions[2].remaining == 0
+    assert decisions[3].headers()["Retry-After"] == str(60 - 3)
+    assert first.hit(key, 3, START + dt.timedelta(minutes=1)).allowed  # a new window
+
+
+def test_database_limiter_is_shared_across_processes(engine: Engine) -> None:
+    other_process = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        _shared(DatabaseRateLimiter(engine), DatabaseRateLimiter(other_process))
+    finally:
+        other_process.dispose()
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not _redis_available(), reason="no Redis at 127.0.0.1:6379")
+def test_redis_limiter_is_shared_across_processes() -> None:
+    _shared(RedisRateLimiter(REDIS_URL), RedisRateLimiter(REDIS_URL))

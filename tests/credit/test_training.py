@@ -1,0 +1,151 @@
+"""Training on the platform's loans through the CLI, the registry round trip, promotion
+and rollback of the live model, and determinism."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from credit.dataset import platform_training_set
+from credit.registry import active_version, load_model, load_scorecard
+from credit.scoring import score_enterprise
+from credit.train import train
+from finance.cli.main import app
+from finance.core.settings import Settings
+from finance.lending.models import Loan
+from tests.credit.builders import Province
+from tests.credit.conftest import OBSERVED_UNTIL
+
+runner = CliRunner()
+
+
+def _cli(*args: str) -> dict[str, object]:
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, result.stdout
+    payload: dict[str, object] = json.loads(lines[0])
+    return payload
+
+
+def test_train_json_report_and_registry_round_trip(
+    settings: Settings, session: Session, province: Province
+) -> None:
+    report = _cli("credit", "train", "--observed-until", OBSERVED_UNTIL.isoformat(), "--seed", "5")
+    for key in ("version", "auc", "ks", "gini", "brier", "n_train", "n_test", "oracle_auc"):
+        assert report[key] is not None, key
+    assert isinstance(report["auc"], float)
+    assert report["auc"] > 0.6
+    assert isinstance(report["oracle_auc"], float)
+    assert report["n_train"] + report["n_valid"] + report["n_test"] == len(province.loan_ids)  # type: ignore[operator]
+    assert report["scorecard"]["auc"] > 0.6  # type: ignore[index]
+    version = str(report["version"])
+    directory = settings.resolved_data_dir / "models" / version
+    for name in ("model.txt", "meta.json", "scorecard.json", "report.json", "report.html"):
+        assert (directory / name).is_file(), name
+
+    # The stored model reproduces the scores the training run computed on its test set.
+    data = platform_training_set(session, OBSERVED_UNTIL)
+    fresh = train(data, seed=5)
+    loaded = load_model(session, settings.resolved_data_dir, version)
+    x = loaded.matrix(data.frame)
+    order = np.argsort(data.time.to_numpy(), kind="stable")  # type: ignore[union-attr]
+    test_rows = order[int(len(order) * 0.8) :]
+    assert np.array_equal(loaded.predict_pd(x[test_rows]), fresh.test["pd"].to_numpy())
+    scorecard = load_scorecard(settings.resolved_data_dir, version)
+    test_frame = data.frame.iloc[test_rows].reset_index(drop=True)
+    assert np.allclose(scorecard.predict_pd(test_frame), fresh.test["scorecard_pd"], rtol=1e-12)
+    assert loaded.meta["fingerprint"] == fresh.model.meta["fingerprint"]
+    assert loaded.scale.base_score == 600
+    assert loaded.scale.pdo == 40
+
+
+def test_training_is_deterministic_for_a_seed(session: Session, province: Province) -> None:
+    data = platform_training_set(session, OBSERVED_UNTIL)
+    first, second = train(data, seed=9), train(data, seed=9)
+    assert first.model.booster.model_to_string() == second.model.booster.model_to_string()
+    assert first.report["auc"] == second.report["auc"]
+
+
+def test_promote_and_rollback_switch_the_live_model(
+    settings: Settings, session: Session, province: Province
+) -> None:
+    until = OBSERVED_UNTIL.isoformat()
+    first = str(_cli("credit", "train", "--observed-until", until, "--seed", "1")["version"])
+    second = str(_cli("credit", "train", "--observed-until", until, "--seed", "2")["version"])
+    uscc = province.usccs[0]
+    as_of = dt.date(2025, 3, 1)
+
+    failed = runner.invoke(app, ["credit", "score", "--uscc", uscc, "--json"])
+    assert failed.exit_code == 1
+    assert "no active credit model" in failed.stdout
+
+    assert _cli("credit", "promote", first)["active"] == first
+    online = score_enterprise(session, uscc, as_of, data_dir=settings.resolved_data_dir)
+    assert online.model_version == first
+    assert _cli("credit", "promote", second)["replaced"] == first
+    session.rollback()
+    # Same process, no restart: the next score uses the newly promoted model.
+    online = score_enterprise(session, uscc, as_of, data_dir=settings.resolved_data_dir)
+    assert online.model_version == second
+    assert _cli("credit", "rollback")["active"] == first
+    session.rollback()
+    assert active_version(session) == first
+    assert (
+        score_enterprise(session, uscc, as_of, data_dir=settings.resolved_data_dir).model_version
+        == first
+    )
+
+    listed = _cli("credit", "models")["models"]
+    statuses = {m["version"]: m["status"] for m in listed}  # type: ignore[union-attr]
+    assert statuses == {first: "active", second: "retired"}
+    nothing = runner.invoke(app, ["credit", "rollback", "--json"])
+    assert nothing.exit_code == 2
+    assert "nothing to roll back" in nothing.stdout
+
+
+def test_train_prints_version_last(settings: Settings, province: Province) -> None:
+    result = runner.invoke(app, ["credit", "train", "--observed-until", OBSERVED_UNTIL.isoformat()])
+    assert result.exit_code == 0, result.output
+    version = result.stdout.strip().splitlines()[-1]
+    assert (settings.resolved_data_dir / "models" / version / "model.txt").is_file()
+    assert "AUC" in result.stdout
+    assert "oracle" in result.stdout
+
+
+def test_online_score_has_reasons_and_scale(
+    settings: Settings, session: Session, province: Province
+) -> None:
+    version = str(
+        _cli("credit", "train", "--observed-until", OBSERVED_UNTIL.isoformat(), "--promote")[
+            "version"
+        ]
+    )
+    session.rollback()
+    riskiest = session.scalar(select(Loan.uscc).where(Loan.defaulted_on.is_not(None)))
+    assert riskiest is not None
+    result = score_enterprise(
+        session, riskiest, dt.date(2025, 1, 1), data_dir=Path(settings.resolved_data_dir)
+    )
+    assert result.model_version == version
+    assert 0 < result.pd < 1
+    assert 300 <= result.score <= 900
+    assert result.band in {"A", "B", "C", "D", "E"}
+    assert 1 <= len(result.reasons) <= 4
+    for reason in result.reasons:
+        assert reason["zh"]
+        assert reason["en"]
+        assert reason["contribution"] > 0
+    contributions = [r["contribution"] for r in result.reasons]
+    assert contributions == sorted(contributions, reverse=True)
+    # PD 1/51 (odds 50:1) is 600 points; doubling the odds adds 40.
+    model = load_model(session, settings.resolved_data_dir)
+    assert model.scale.points(np.array([1 / 51, 1 / 101]))[0] == 600
+    assert model.scale.points(np.array([1 / 101]))[0] == 640
+    assert model.scale.points(np.array([0.999999]))[0] == 300

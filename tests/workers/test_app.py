@@ -1,0 +1,30 @@
+"""The Celery app's configuration comes from the settings and keeps LightGBM safe."""
+
+from __future__ import annotations
+
+import os
+
+from finance.core.settings import Settings
+from workers.app import make_app
+
+
+def test_embedded_broker_and_delivery_guarantees(settings: Settings) -> None:
+    app = make_app(settings.model_copy(update={"broker_url": None}))
+    assert app.conf.broker_url == f"sqla+sqlite:///{settings.resolved_data_dir / 'broker.db'}"
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_reject_on_worker_lost is True
+    assert app.conf.worker_prefetch_multiplier == 1
+    # No forking pool: OpenMP (LightGBM) does not survive fork.
+    assert app.conf.worker_pool == "threads"
+    assert os.environ["OMP_NUM_THREADS"] == "1"
+
+
+def test_broker_by_url_and_nightly_schedule(settings: Settings) -> None:
+    url = "redis://127.0.0.1:6379/5"
+    app = make_app(settings.model_copy(update={"broker_url": url}))
+    assert app.conf.broker_url == url
+    tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert tasks == {"credit.rescore_all", "credit.monitor"}
+    app.loader.import_default_modules()  # what a worker does at start
+    assert "credit.score_enterprise" in app.tasks
+    assert "credit.rescore_chunk" in app.tasks

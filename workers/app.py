@@ -1,0 +1,71 @@
+"""The Celery app, configured from the platform settings.
+
+Broker: the settings' URL; the embedded default is kombu's SQLAlchemy transport on a
+SQLite file under the data directory (no server needed), production uses Redis or
+RabbitMQ by URL. Results live in the platform's own tables (tasks write scores), so task
+results are not stored.
+
+Pool and threads. LightGBM uses OpenMP, and a process that has started OpenMP's thread
+pool and then forks can hang in the child (libgomp's pool does not survive ``fork``).
+Celery's default prefork pool forks, and replaces children by forking again, so the
+worker uses the **threads** pool instead: no fork ever happens after LightGBM loads. Each
+prediction runs with ``num_threads=1`` and OpenMP is pinned to one thread
+(``OMP_NUM_THREADS=1``, set here before anything can import LightGBM and again by
+``finance worker`` in the worker's environment), so N task threads use at most N cores.
+LightGBM's C calls release the GIL, so threads do run predictions in parallel; to use
+more cores for the pandas work, run more ``finance worker`` processes.
+
+Delivery. ``acks_late`` with ``task_reject_on_worker_lost``: a task is acknowledged only
+after it finishes, and redelivered if its worker dies, so every task is idempotent (it
+writes by natural key). Prefetch is one task per thread so a long chunk does not hold
+others back.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from celery import Celery
+from celery.schedules import crontab
+
+from finance.core.settings import Settings, get_settings
+
+TASK_MODULES = ["workers.credit"]
+
+
+def make_app(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+    celery = Celery("finance", broker=settings.celery_broker_url, include=TASK_MODULES)
+    celery.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        worker_prefetch_multiplier=1,
+        worker_pool="threads",
+        worker_concurrency=2,
+        worker_send_task_events=False,
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        # Beat times are Beijing time, when the nights are quiet; stored times stay UTC.
+        timezone="Asia/Shanghai",
+        enable_utc=True,
+        beat_schedule_filename=str(settings.resolved_data_dir / "celerybeat-schedule"),
+        beat_schedule={
+            "nightly-rescore": {
+                "task": "credit.rescore_all",
+                "schedule": crontab(hour=1, minute=0),
+            },
+            "nightly-monitor": {
+                "task": "credit.monitor",
+                "schedule": crontab(hour=4, minute=0),
+            },
+        },
+    )
+    return celery
+
+
+app = make_app()

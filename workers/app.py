@@ -32,7 +32,7 @@ from celery.schedules import crontab
 
 from finance.core.settings import Settings, get_settings
 
-TASK_MODULES = ["workers.credit"]
+TASK_MODULES = ["workers.credit", "workers.webhooks"]
 
 
 def make_app(settings: Settings | None = None) -> Celery:
@@ -62,6 +62,10 @@ def make_app(settings: Settings | None = None) -> Celery:
             "nightly-monitor": {
                 "task": "credit.monitor",
                 "schedule": crontab(hour=4, minute=0),
+            },
+            "consent-webhooks": {
+                "task": "authz.deliver_webhooks",
+                "schedule": 10.0,  # workers.webhooks.INTERVAL
             },
         },
     )

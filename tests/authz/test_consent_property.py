@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -68,6 +68,23 @@ step = st.one_of(
 )
 
 
+COVERING: dict[str, object] = {
+    "enterprise": "own",
+    "categories": {"tax"},
+    "span": [12, 23],
+    "lifetime_minutes": 60,
+    "decision": "Authorised",
+}
+ALIGNED_CALL: dict[str, object] = {
+    "kind": "call",
+    "index": 0,
+    "aligned": True,
+    "enterprise": "own",
+    "category": "tax",
+    "span": [12, 23],
+}
+
+
 def _token(world: World, bank: BankClientKeys, consent_id: str, scope: str) -> str:
     runtime = world.http.app.state.authz  # type: ignore[attr-defined]
     token, jti, expires_at = jwt_access_token.issue(
@@ -108,6 +125,11 @@ def test_served_iff_covered(world: World) -> None:
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(specs=st.lists(consent_spec, min_size=1, max_size=4), steps=st.lists(step, max_size=12))
+    # Always run one scenario that is served and then refused (the consent expires).
+    @example(
+        specs=[COVERING],
+        steps=[ALIGNED_CALL, {"kind": "advance", "minutes": 61}, ALIGNED_CALL],
+    )
     def scenario(specs: list[dict[str, object]], steps: list[dict[str, object]]) -> None:
         models: list[Model] = []
         with world.sessions.begin() as session:

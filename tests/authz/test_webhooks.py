@@ -106,3 +106,17 @@ def test_unreachable_receiver_gives_up_after_the_schedule(world: World) -> None:
         assert event.attempts == webhooks.MAX_ATTEMPTS
         assert event.gave_up_at is not None
         assert all(a.error for a in webhooks.attempts(session, event.id))
+
+
+def test_worker_task_delivers_due_events(world: World, receiver: Receiver) -> None:
+    from workers.webhooks import deliver_webhooks
+
+    bank = register_client(world, webhook_url=receiver.url)
+    # The task runs on the real clock: the event must be due by now.
+    world.clock.now = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    data_token(world, bank)
+    result = deliver_webhooks.apply()
+    assert result.successful(), result.traceback
+    assert result.get() == 1
+    assert len(receiver.bodies) == 1
+    assert deliver_webhooks.apply().get() == 0

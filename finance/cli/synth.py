@@ -13,9 +13,10 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from finance.cli.output import console, fail, print_json, progress
+from finance.core.dates import add_months
 from finance.core.db import get_engine
 from finance.core.settings import get_settings
-from finance.synth.province import SynthConfig, add_months
+from finance.synth.province import SynthConfig
 from finance.synth.service import generate, load, write
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]

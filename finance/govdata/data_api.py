@@ -8,9 +8,11 @@ and every call, allowed or refused, lands in the audit ledger.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from sqlalchemy.orm import Session
 
 from authz import guard
 from authz.clock import NowDep
@@ -23,6 +25,33 @@ from finance.govdata.schemas import RecordsPage
 
 router = APIRouter(prefix="/api/v1/data/enterprises", tags=["data calls (banks)"])
 RuntimeDep = Annotated[AuthzRuntime, Depends(get_runtime)]
+T = TypeVar("T")
+
+
+def _serve(
+    request: Request,
+    session: Session,
+    runtime: AuthzRuntime,
+    now: dt.datetime,
+    call: guard.DataCall,
+    read: Callable[[Consent], tuple[T, int]],
+    authorization: str | None,
+    dpop: str | None,
+) -> T:
+    """The guard with what every data endpoint passes it from its request."""
+    return guard.serve(
+        session,
+        runtime,
+        call,
+        read,
+        authorization=authorization,
+        dpop=dpop,
+        method=request.method,
+        htu=runtime.url(request),
+        query=request.query_params,
+        now=now,
+        request_id=request_id_var.get(),
+    )
 
 
 @router.get("/{uscc}/profile")
@@ -51,19 +80,7 @@ def consented_profile(
         )
         return summary, len(summary["categories"])
 
-    return guard.serve(
-        session,
-        runtime,
-        call,
-        read,
-        authorization=authorization,
-        dpop=dpop,
-        method=request.method,
-        htu=runtime.url(request),
-        query=request.query_params,
-        now=now,
-        request_id=request_id_var.get(),
-    )
+    return _serve(request, session, runtime, now, call, read, authorization, dpop)
 
 
 @router.get("/{uscc}/{category}", response_model=RecordsPage)
@@ -97,16 +114,4 @@ def consented_records(
         )
         return page, len(page.items)
 
-    return guard.serve(
-        session,
-        runtime,
-        call,
-        read,
-        authorization=authorization,
-        dpop=dpop,
-        method=request.method,
-        htu=runtime.url(request),
-        query=request.query_params,
-        now=now,
-        request_id=request_id_var.get(),
-    )
+    return _serve(request, session, runtime, now, call, read, authorization, dpop)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Date, Table, and_, case, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from finance.core.dates import add_months
 from finance.core.errors import Invalid, NotFound
 from finance.enterprises.schemas import mask_id_number
 from finance.enterprises.service import get_enterprise, to_out
@@ -132,12 +133,6 @@ def read_records(
     )
 
 
-def _months_back(as_of: dt.date, months: int) -> dt.date:
-    """The first day of the month ``months`` before the month of ``as_of``."""
-    index = as_of.year * 12 + as_of.month - 1 - months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def _window_sums(
     session: Session,
     table: Table,
@@ -148,7 +143,7 @@ def _window_sums(
 ) -> dict[str, Any]:
     """Sums over the last 12 months and the 12 before them, for monthly categories;
     nothing dated before ``floor`` counts."""
-    recent_start, prior_start = _months_back(as_of, 11), max(_months_back(as_of, 23), floor)
+    recent_start, prior_start = add_months(as_of, -11), max(add_months(as_of, -23), floor)
     period = table.c.period
     parts = []
     for name in columns:
@@ -210,10 +205,10 @@ def _social(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict
     year_ago = (
         session.scalar(
             select(table.c.insured_employees).where(
-                table.c.uscc == uscc, table.c.period == _months_back(as_of, 12)
+                table.c.uscc == uscc, table.c.period == add_months(as_of, -12)
             )
         )
-        if _months_back(as_of, 12) >= floor
+        if add_months(as_of, -12) >= floor
         else None
     )
     return {**latest, "insured_employees_12m_ago": year_ago}
@@ -273,7 +268,7 @@ def _judicial(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> di
 
 def _penalties(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
     table = data_table("penalties")
-    since = max(_months_back(as_of, 23), floor)
+    since = max(add_months(as_of, -23), floor)
     row = (
         session.execute(
             select(
@@ -304,7 +299,7 @@ def _ip(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str
 
 def _procurement(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
     table = data_table("procurement")
-    since = max(_months_back(as_of, 23), floor)
+    since = max(add_months(as_of, -23), floor)
     row = (
         session.execute(
             select(

@@ -113,8 +113,8 @@ def check_header(category: Category, header: list[str], path: Path) -> None:
         )
 
 
-def _record_unreadable(
-    engine: Engine,
+def _open_batch(
+    connection: Connection,
     category: Category,
     path: Path,
     facts: FileFacts | None,
@@ -123,10 +123,11 @@ def _record_unreadable(
     as_of: dt.date,
     ingested_by: str,
     started: dt.datetime,
-    error: str,
+    **outcome: Any,
 ) -> int:
-    with engine.begin() as connection:
-        batch_id = connection.execute(
+    """Record a batch for ``path``; ``outcome`` sets status (and error, finish time)."""
+    return int(
+        connection.execute(
             insert(IngestBatch).returning(IngestBatch.id),
             {
                 "category": category.name,
@@ -139,12 +140,10 @@ def _record_unreadable(
                 "as_of_date": as_of,
                 "ingested_by": ingested_by,
                 "started_at": started,
-                "finished_at": utcnow(),
-                "status": BatchStatus.UNREADABLE.value,
-                "error": error,
+                **outcome,
             },
         ).scalar_one()
-    return int(batch_id)
+    )
 
 
 def _bad_line_rejections(bad_lines: list[BadLine]) -> pd.DataFrame:
@@ -215,17 +214,20 @@ def ingest_file(
         result.report_path = None
         if report.exists() and report_path is None:
             report.unlink()
-        result.batch_id = _record_unreadable(
-            engine,
-            category,
-            path,
-            facts,
-            source=source,
-            as_of=as_of,
-            ingested_by=ingested_by,
-            started=started,
-            error=str(exc),
-        )
+        with engine.begin() as connection:
+            result.batch_id = _open_batch(
+                connection,
+                category,
+                path,
+                facts,
+                source=source,
+                as_of=as_of,
+                ingested_by=ingested_by,
+                started=started,
+                status=BatchStatus.UNREADABLE.value,
+                finished_at=utcnow(),
+                error=str(exc),
+            )
     result.seconds = time.perf_counter() - clock
     return result
 
@@ -279,33 +281,23 @@ class _FileLoad:
         for reason, count in generic.value_counts().items():
             self.reasons[str(reason)] = self.reasons.get(str(reason), 0) + int(count)
 
-    def _start_batch(self, connection: Connection) -> int:
-        return int(
-            connection.execute(
-                insert(IngestBatch).returning(IngestBatch.id),
-                {
-                    "category": self.category.name,
-                    "source_department": self.source,
-                    "file_name": str(self.facts.path)[:500],
-                    "file_sha256": self.facts.sha256,
-                    "file_bytes": self.facts.size,
-                    "file_format": self.facts.format,
-                    "encoding": self.facts.encoding,
-                    "as_of_date": self.as_of,
-                    "ingested_by": self.ingested_by,
-                    "started_at": self.started,
-                    "status": BatchStatus.RUNNING.value,
-                },
-            ).scalar_one()
-        )
-
     def _transaction(self, report: Any) -> None:
         result, category = self.result, self.category
         absent = [c for c in category.file_columns if c not in self.header]
         bad_lines: list[BadLine] = []
         seen_keys: dict[str, int] = {}
         with self.engine.begin() as connection, ThreadPoolExecutor(max_workers=1) as pool:
-            batch_id = result.batch_id = self._start_batch(connection)
+            batch_id = result.batch_id = _open_batch(
+                connection,
+                category,
+                self.facts.path,
+                self.facts,
+                source=self.source,
+                as_of=self.as_of,
+                ingested_by=self.ingested_by,
+                started=self.started,
+                status=BatchStatus.RUNNING.value,
+            )
             known = None if category.creates_enterprises else _known_usccs(connection)
             writer = CategoryWriter(connection, category)
             now = utcnow()

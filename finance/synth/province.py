@@ -16,6 +16,7 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
+from finance.core.dates import add_months
 from finance.core.reference import SizeRule, henan_divisions, size_rule_for
 from finance.synth import identity
 from finance.synth.vocabulary import CITY_WEIGHTS, INDUSTRIES
@@ -86,11 +87,6 @@ class SynthConfig:
 def sigmoid(x: FloatArray) -> FloatArray:
     result: FloatArray = 1.0 / (1.0 + np.exp(-x))
     return result
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def month_starts(first: dt.date, count: int) -> npt.NDArray[np.datetime64]:

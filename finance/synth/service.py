@@ -22,6 +22,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, Engine, Table, insert, select
 
 from finance.core import migrate
+from finance.core.dates import add_months
 from finance.core.db import Base
 from finance.govdata.categories import CATEGORIES, REGISTRY
 from finance.ingestion.service import IngestResult, ingest_file
@@ -32,7 +33,7 @@ from finance.synth.departments import observe
 from finance.synth.files import department_tables, write_table
 from finance.synth.lending import LoanBook, loan_book
 from finance.synth.malformed import Fault, MalformedRows, malformed_rows
-from finance.synth.province import Province, SynthConfig, add_months, generate_province
+from finance.synth.province import Province, SynthConfig, generate_province
 from products.models import LoanProduct
 
 INSERT_BATCH = 5_000

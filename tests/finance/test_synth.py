@@ -18,6 +18,7 @@ from stdnum.cn import ric
 from typer.testing import CliRunner
 
 from finance.cli.main import app
+from finance.core.dates import add_months
 from finance.core.settings import Settings
 from finance.enterprises.models import Enterprise
 from finance.enterprises.size import SizeClass, classify
@@ -27,7 +28,7 @@ from finance.ingestion.validation import validate_chunk
 from finance.lending.models import Loan, LoanApplication, SyntheticLoanTruth
 from finance.synth.lending import COEFFICIENTS, INTERCEPT
 from finance.synth.malformed import Fault
-from finance.synth.province import SynthConfig, add_months, sigmoid
+from finance.synth.province import SynthConfig, sigmoid
 from finance.synth.service import MANIFEST, SyntheticProvince, generate, write
 from finance.synth.vocabulary import CITY_WEIGHTS
 

@@ -6,6 +6,14 @@ for this request signed with the token's key (RFC 9449 §7); an active client; t
 token's consent Authorised and unexpired *now*, for this client, this enterprise, each
 requested category and the requested dates; the consent's daily call limit. Any refusal
 raises ``AccessRefused``; the caller records it with ``record_refusal``.
+
+Every call of a busy bank passes here, so the hot path is lean: the token's signature is
+verified once per key-set snapshot (``jwt_access_token.verify``), the proof's key is
+imported once per process, the proof's ``jti`` goes to the replay store (Redis when
+configured), the token, client and consent are one Core query, and the ledger entry is
+appended by the process's group-commit writer, whose transaction also counts the call
+against the daily limit (exactly, under the ledger's lock). The request is answered
+only after that transaction has committed.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -25,19 +33,55 @@ from authz.errors import AccessRefused, invalid_token
 from authz.ledger import service as ledger
 from authz.models import ClientStatus, Consent, ConsentStatus, IssuedToken, OAuthClient
 from authz.oauth import jwt_access_token
-from authz.oauth.dpop import DPoPError, verify_proof
+from authz.oauth.dpop import DPoPError, check_proof, replay_horizon
 from authz.oauth.jwt_access_token import AccessTokenError
 from authz.runtime import AuthzRuntime
-from finance.core.db import transaction
 
 log = logging.getLogger("authz.guard")
+_token: Any = IssuedToken.__table__
+_client: Any = OAuthClient.__table__
+_consent: Any = Consent.__table__
+# One round trip for the three live facts: token, client, consent.
 _LIVE_FACTS = (
-    select(IssuedToken, OAuthClient, Consent)
-    .join(OAuthClient, OAuthClient.client_id == IssuedToken.client_id)
-    .outerjoin(Consent, Consent.id == IssuedToken.consent_id)
-    .where(IssuedToken.jti == bindparam("jti"))
+    select(
+        _token.c.revoked_at,
+        _client.c.client_id.label("client_client_id"),
+        _client.c.status.label("client_status"),
+        _consent.c.id,
+        _consent.c.client_id,
+        _consent.c.uscc,
+        _consent.c.categories,
+        _consent.c.data_from,
+        _consent.c.data_to,
+        _consent.c.expires_at,
+        _consent.c.max_calls_per_day,
+        _consent.c.status,
+    )
+    .select_from(_token)
+    .join(_client, _client.c.client_id == _token.c.client_id)
+    .outerjoin(_consent, _consent.c.id == _token.c.consent_id)
+    .where(_token.c.jti == bindparam("jti"))
 )
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ConsentTerms:
+    """The covering consent as the guard read it for this call."""
+
+    id: str
+    client_id: str
+    uscc: str
+    categories: str
+    data_from: dt.date
+    data_to: dt.date
+    expires_at: dt.datetime
+    max_calls_per_day: int
+    status: str
+
+    @property
+    def category_list(self) -> list[str]:
+        return self.categories.split()
 
 
 @dataclass
@@ -50,7 +94,7 @@ class DataCall:
     date_to: dt.date | None
     started: float = field(default_factory=time.perf_counter)
     client_id: str | None = None
-    consent: Consent | None = None
+    consent: ConsentTerms | None = None
 
     @property
     def latency_ms(self) -> int:
@@ -75,7 +119,7 @@ def authorise(
     htu: str,
     query: Mapping[str, str],
     now: dt.datetime,
-) -> Consent:
+) -> ConsentTerms:
     if "access_token" in query:
         raise AccessRefused(
             400, "invalid_request", "access tokens in query strings are refused (RFC 9700 §4.3.2)"
@@ -103,22 +147,33 @@ def authorise(
         raise refusal
 
     try:
-        verify_proof(
-            session, dpop, method=method, uri=htu, now=now, access_token=token, expected_jkt=jkt
+        proof = check_proof(
+            dpop, method=method, uri=htu, now=now, access_token=token, expected_jkt=jkt
         )
     except DPoPError as exc:
         raise invalid_token(str(exc), error="invalid_dpop_proof") from exc
+    if not runtime.replay.remember("dpop", f"{proof.jkt}:{proof.jti}", replay_horizon(now), now):
+        raise invalid_token("the DPoP proof was used before (replay)", error="invalid_dpop_proof")
 
-    # One round trip for the three live facts: token, client, consent.
-    row = session.execute(_LIVE_FACTS, {"jti": claims.get("jti")}).first()
-    if row is None or row[0].revoked_at is not None:
+    row = session.connection().execute(_LIVE_FACTS, {"jti": claims.get("jti")}).first()
+    if row is None or row.revoked_at is not None:
         raise invalid_token("the access token has been revoked")
-    _issued, client, consent = row
-    if client.client_id != call.client_id or client.status != ClientStatus.ACTIVE.value:
+    if row.client_client_id != call.client_id or row.client_status != ClientStatus.ACTIVE.value:
         raise invalid_token("the client is not active", error="invalid_client")
-    if consent is None or consent.client_id != client.client_id or consent.uscc != call.uscc:
+    if row.id is None or row.client_id != row.client_client_id or row.uscc != call.uscc:
         # Another enterprise, or no consent at all: the caller may not see it.
         raise AccessRefused(404, "not_found", "no consent of this client covers this enterprise")
+    consent = ConsentTerms(
+        id=row.id,
+        client_id=row.client_id,
+        uscc=row.uscc,
+        categories=row.categories,
+        data_from=row.data_from,
+        data_to=row.data_to,
+        expires_at=row.expires_at,
+        max_calls_per_day=row.max_calls_per_day,
+        status=row.status,
+    )
     if consent.status == ConsentStatus.REVOKED.value:
         raise AccessRefused(403, "consent_revoked", "the consent was revoked")
     if consent.status == ConsentStatus.EXPIRED.value or consent.expires_at <= now:
@@ -141,7 +196,7 @@ def authorise(
     for category in call.categories:
         if not consents.covers(
             consent,
-            client_id=client.client_id,
+            client_id=call.client_id,
             uscc=call.uscc,
             category=category,
             date_from=date_from,
@@ -153,39 +208,63 @@ def authorise(
                 "dates_outside_consent",
                 f"the consent covers data from {consent.data_from} to {consent.data_to}",
             )
-    start = consents.day_start(now)
-    if ledger.allowed_calls_since(session, consent.id, start) >= consent.max_calls_per_day:
-        retry = int((start + dt.timedelta(days=1) - now).total_seconds())
-        raise AccessRefused(
-            429,
-            "daily_limit_exceeded",
-            f"the consent allows {consent.max_calls_per_day} calls a day",
-            headers={"Retry-After": str(max(1, retry))},
-        )
+    # The daily limit is the last check: the ledger writer counts the call when it
+    # appends its entry (``record_allowed``), and refuses it there if the day is full.
     call.date_from, call.date_to, call.consent = date_from, date_to, consent
     return consent
 
 
-def record_allowed(
-    session: Session, call: DataCall, *, rows: int, now: dt.datetime, request_id: str | None
-) -> None:
-    assert call.consent is not None
-    ledger.append(
-        session,
-        at=now,
-        action="data_call",
-        actor=f"client:{call.client_id}",
-        outcome="allowed",
-        request_id=request_id,
-        client_id=call.client_id,
-        uscc=call.uscc,
-        consent_id=call.consent.id,
-        categories=call.categories,
-        date_from=call.date_from,
-        date_to=call.date_to,
-        rows_returned=rows,
-        latency_ms=call.latency_ms,
+def _daily_limit_exceeded(consent: ConsentTerms, now: dt.datetime) -> AccessRefused:
+    start = consents.day_start(now)
+    retry = int((start + dt.timedelta(days=1) - now).total_seconds())
+    return AccessRefused(
+        429,
+        "daily_limit_exceeded",
+        f"the consent allows {consent.max_calls_per_day} calls a day",
+        headers={"Retry-After": str(max(1, retry))},
     )
+
+
+def record_allowed(
+    runtime: AuthzRuntime,
+    call: DataCall,
+    *,
+    rows: int,
+    now: dt.datetime,
+    request_id: str | None,
+) -> None:
+    """Append the allowed call's entry and count it against the daily limit, both
+    committed before this returns; raises (the refusal recorded instead) if the
+    consent's calls for today are used up."""
+    consent = call.consent
+    assert consent is not None
+    refusal = _daily_limit_exceeded(consent, now)
+    written = runtime.ledger.append(
+        ledger.entry_fields(
+            at=now,
+            action="data_call",
+            actor=f"client:{call.client_id}",
+            outcome="allowed",
+            request_id=request_id,
+            client_id=call.client_id,
+            uscc=call.uscc,
+            consent_id=consent.id,
+            categories=call.categories,
+            date_from=call.date_from,
+            date_to=call.date_to,
+            rows_returned=rows,
+            latency_ms=call.latency_ms,
+        ),
+        daily_limit=ledger.DailyLimit(
+            consent_id=consent.id,
+            day=consents.local_day(now),
+            limit=consent.max_calls_per_day,
+            refusal=f"{refusal.error}: {refusal.detail}",
+        ),
+    )
+    if written.refused_by_limit:
+        log.info("data call refused", extra={"client_id": call.client_id, "error": refusal.error})
+        raise refusal
 
 
 def record_refusal(
@@ -196,11 +275,10 @@ def record_refusal(
     now: dt.datetime,
     request_id: str | None,
 ) -> None:
-    """A refused call is recorded in its own transaction: the request's own work was
-    rolled back, its trace must stay."""
-    with transaction(runtime.engine) as session:
-        ledger.append(
-            session,
+    """A refused call is recorded in a transaction of its own (the writer's): the
+    request's own work was rolled back, its trace must stay."""
+    runtime.ledger.append(
+        ledger.entry_fields(
             at=now,
             action="data_call",
             actor=f"client:{call.client_id}" if call.client_id else "anonymous",
@@ -215,6 +293,7 @@ def record_refusal(
             reason=f"{refusal.error}: {refusal.detail}",
             latency_ms=call.latency_ms,
         )
+    )
     log.info("data call refused", extra={"client_id": call.client_id, "error": refusal.error})
 
 
@@ -222,7 +301,7 @@ def serve(
     session: Session,
     runtime: AuthzRuntime,
     call: DataCall,
-    read: Callable[[Consent], tuple[T, int]],
+    read: Callable[[ConsentTerms], tuple[T, int]],
     *,
     authorization: str | None,
     dpop: str | None,
@@ -251,5 +330,5 @@ def serve(
         record_refusal(runtime, call, refusal, now=now, request_id=request_id)
         raise
     body, rows = read(consent)
-    record_allowed(session, call, rows=rows, now=now, request_id=request_id)
+    record_allowed(runtime, call, rows=rows, now=now, request_id=request_id)
     return body

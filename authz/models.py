@@ -256,6 +256,17 @@ class LedgerEntry(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class DailyCalls(Base):
+    """Allowed data calls per consent per day (Asia/Shanghai): the daily limit's counter,
+    incremented in the transaction that appends the call's ledger entry."""
+
+    __tablename__ = "authz_daily_calls"
+
+    consent_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer)
+
+
 class LedgerHead(Base):
     """The single row every append locks: the newest entry's number and hash."""
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
 from authz.models import RateCounter
+
+if TYPE_CHECKING:
+    import redis
 
 WINDOW_SECONDS = 60
 
@@ -65,10 +68,10 @@ class DatabaseRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, url: str) -> None:
+    def __init__(self, client: redis.Redis | str) -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(url)
+        self._redis = redis.Redis.from_url(client) if isinstance(client, str) else client
 
     def hit(self, key: str, limit: int, now: dt.datetime) -> RateDecision:
         window = int(now.timestamp()) // WINDOW_SECONDS

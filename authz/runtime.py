@@ -1,5 +1,6 @@
 """What the authorization layer keeps per application: the issuer, the key ring, the
-portal session codec, the rate limiter and the templates."""
+portal session codec, the rate limiter, the DPoP replay store, the ledger writer and the
+templates."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from authz.accounts.web_session import SessionCodec
+from authz.ledger.writer import LedgerWriter
+from authz.oauth.dpop import DatabaseReplayStore, RedisReplayStore, ReplayStore
 from authz.oauth.keys import KeyRing
 from authz.ratelimit import DatabaseRateLimiter, RateLimiter, RedisRateLimiter
 from finance.core.settings import Settings
@@ -26,6 +29,8 @@ class AuthzRuntime:
     keyring: KeyRing
     codec: SessionCodec
     limiter: RateLimiter
+    replay: ReplayStore
+    ledger: LedgerWriter
     templates: Jinja2Templates
 
     @classmethod
@@ -35,11 +40,15 @@ class AuthzRuntime:
                 "FINANCE_PUBLIC_URL must be the platform's https URL when FINANCE_ENV=production "
                 "(it is the OAuth issuer and the origin DPoP proofs name)"
             )
-        limiter: RateLimiter = (
-            RedisRateLimiter(settings.redis_url)
-            if settings.redis_url
-            else DatabaseRateLimiter(engine)
-        )
+        limiter: RateLimiter
+        replay: ReplayStore
+        if settings.redis_url:
+            import redis
+
+            shared = redis.Redis.from_url(settings.redis_url)
+            limiter, replay = RedisRateLimiter(shared), RedisReplayStore(shared)
+        else:
+            limiter, replay = DatabaseRateLimiter(engine), DatabaseReplayStore(engine)
         return cls(
             settings=settings,
             engine=engine,
@@ -47,6 +56,8 @@ class AuthzRuntime:
             keyring=KeyRing(engine, settings.secret_key.get_secret_value()),
             codec=SessionCodec(settings.secret_key.get_secret_value()),
             limiter=limiter,
+            replay=replay,
+            ledger=LedgerWriter(engine),
             templates=Jinja2Templates(directory=str(TEMPLATES)),
         )
 

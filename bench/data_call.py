@@ -1,22 +1,34 @@
 """Benchmark: an authorised, DPoP-bound data call (tax, 12 months) against a bare JSON
-endpoint (/healthz) in the same ``finance serve`` process and the same run, at 1, 8 and
-32 concurrent clients. Prints p50/p99 latency, throughput and the throughput ratio.
+endpoint (/healthz) in the same ``finance serve`` and the same run, at 1, 8 and 32
+concurrent clients. Prints p50/p99 latency, throughput and the throughput ratio.
 
-    python bench/data_call.py [--seconds 10] [--workers 1]
+    python bench/data_call.py [--seconds 10] [--workers 2]
 
-The database is ``FINANCE_DATABASE_URL`` when set (e.g. PostgreSQL), else a fresh SQLite
-file. Every data call goes through the whole guard: JWT verification, per-client rate
-limit, DPoP proof (signed by the client for each request), token and client status,
-consent coverage, daily limit, the read, and a hash-chained ledger append.
+The load generator is ``wrk`` (a C HTTP benchmark with a Lua hook), so that it is not
+the bottleneck: install it with ``apt-get install wrk`` (Debian/Ubuntu) or
+``brew install wrk`` (macOS). Each cell opens as many connections as it has clients.
+Right before a data cell the bench obtains fresh DPoP-bound access tokens over HTTP (one
+consent each; at least ``MIN_TOKENS`` so no consent's daily limit is reached) and signs
+enough DPoP proofs for them, each with a unique ``jti`` and a fresh ``iat``;
+``bench/data_call.lua`` hands each proof out once and counts every answer that is not
+200. Every data call still goes through the whole guard: JWT verification, per-client
+rate limit, DPoP proof with its replay check, token and client status, consent coverage,
+daily limit, the read, and a hash-chained ledger append. A probe call before each cell
+checks the body holds the 12 months asked for, and the ledger is verified at the end.
+
+The database is ``FINANCE_DATABASE_URL`` when set (PostgreSQL: a database of its own,
+dropped at the end), else a fresh SQLite file; set ``FINANCE_REDIS_URL`` too for the
+production configuration (rate limits and DPoP ``jti``s in Redis).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
+import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -28,10 +40,12 @@ from typing import Any
 import httpx
 from joserfc import jwt
 from joserfc.jwk import ECKey
-from sqlalchemy import insert, select
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
 
 from authz.consents import service as consents
-from authz.models import ClientStatus, OAuthClient, Role, UserKind
+from authz.ledger import service as ledger
+from authz.models import ClientStatus, LedgerEntry, OAuthClient, Role, UserKind
 from authz.oauth.dpop import access_token_hash
 from finance.core.db import make_engine, transaction
 from finance.core.settings import Settings
@@ -42,6 +56,9 @@ from finance.ingestion.models import IngestBatch
 from finance.institutions.models import Bank
 
 LEVELS = (1, 8, 32)
+MIN_TOKENS = 8
+MAX_CALLS_PER_CONSENT = 10_000
+SCRIPT = Path(__file__).with_name("data_call.lua")
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -161,7 +178,7 @@ def seed(url: str, consents_needed: int) -> tuple[str, str, ECKey, list[str]]:
                 data_to=dt.date(2026, 10, 31),
                 purpose="benchmark",
                 expires_at=now + dt.timedelta(days=1),
-                max_calls_per_day=10_000,
+                max_calls_per_day=MAX_CALLS_PER_CONSENT,
                 now=now,
                 origin="platform",
             )
@@ -217,68 +234,88 @@ def data_token(base: str, client_id: str, client_key: ECKey, consent_id: str) ->
     return body["access_token"], dpop_key
 
 
-async def run_level(
-    base: str, path: str, credentials: list[tuple[str, ECKey]] | None, clients: int, seconds: float
-) -> tuple[list[float], int, int]:
-    latencies: list[float] = []
-    errors = 0
-    stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
-
-        async def worker(index: int) -> None:
-            nonlocal errors
-            while time.perf_counter() < stop:
-                headers = {}
-                if credentials is not None:
-                    token, key = credentials[index]
-                    headers = {
-                        "Authorization": f"DPoP {token}",
-                        "DPoP": proof(key, "GET", base + path, token),
-                    }
-                started = time.perf_counter()
-                response = await http.get(path, headers=headers, params=params)
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    errors += 1
-
-        params = {"date_from": "2025-11-01", "date_to": "2026-10-31"} if credentials else None
-        began = time.perf_counter()
-        await asyncio.gather(*(worker(i) for i in range(clients)))
-        elapsed = time.perf_counter() - began
-    return latencies, errors, int(len(latencies) / elapsed)
+def sign_proofs(
+    credentials: list[tuple[str, ECKey]], url: str, count: int, query: str
+) -> list[str]:
+    """``count`` request lines for the Lua script, dealt round-robin over the tokens."""
+    path = url.split("://", 1)[1].split("/", 1)[1]
+    lines = []
+    for index in range(count):
+        token, key = credentials[index % len(credentials)]
+        lines.append(f"/{path}?{query}\t{token}\t{proof(key, 'GET', url, token)}")
+    return lines
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+def run_wrk(base: str, lines: list[str], clients: int, seconds: float, tmp: Path) -> dict[str, Any]:
+    """One cell: ``clients`` connections for ``seconds``; wrk's figures and the count of
+    answers that were not 200."""
+    requests_file = tmp / "requests.txt"
+    requests_file.write_text("\n".join(lines) + "\n")
+    threads = min(2, clients)
+    command = [
+        "wrk",
+        f"--threads={threads}",
+        f"--connections={clients}",
+        f"--duration={seconds:.0f}s",
+        "--timeout=10s",
+        f"--script={SCRIPT}",
+        base,
+        "--",
+        str(requests_file),
+        str(threads),
+    ]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    for line in output.splitlines():
+        if line.startswith("RESULT "):
+            result: dict[str, Any] = json.loads(line[len("RESULT ") :])
+            result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+            result["errors"] = result["non_200"] + result["socket_errors"] + result["timeouts"]
+            return result
+    raise SystemExit(f"wrk printed no result:\n{output}")
+
+
+def new_database(url: str) -> tuple[str, Any]:
+    """A PostgreSQL database of the bench's own, and the admin engine that drops it."""
+    name = f"bench_{secrets.token_hex(4)}"
+    server = make_url(Settings(database_url=url).sqlalchemy_url)
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    return server.set(database=name).render_as_string(hide_password=False), admin
+
+
+def verify_ledger(url: str) -> tuple[int, int, bool]:
+    """Entries, allowed data calls, and whether the chain verifies."""
+    engine = make_engine(Settings(database_url=url).sqlalchemy_url)
+    try:
+        with transaction(engine) as session:
+            allowed = session.scalar(
+                select(func.count()).where(
+                    LedgerEntry.action == "data_call", LedgerEntry.outcome == "allowed"
+                )
+            )
+            verification = ledger.verify(session)
+    finally:
+        engine.dispose()
+    return verification.entries, int(allowed or 0), verification.intact
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit(
+            "bench/data_call.py needs wrk, the HTTP load generator: "
+            "`apt-get install wrk` (Debian/Ubuntu) or `brew install wrk` (macOS)"
+        )
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-data-call-"))
     url = os.environ.get("FINANCE_DATABASE_URL") or f"sqlite:///{tmp / 'finance.db'}"
+    admin = None
     if url.startswith("postgres"):
-        # A database of its own, dropped at the end.
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-
-        name = f"bench_{secrets.token_hex(4)}"
-        admin = create_engine(
-            make_url(Settings(database_url=url).sqlalchemy_url).set(database="postgres"),
-            isolation_level="AUTOCOMMIT",
-        )
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        url = (
-            make_url(Settings(database_url=url).sqlalchemy_url)
-            .set(database=name)
-            .render_as_string(hide_password=False)
-        )
+        url, admin = new_database(url)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -290,55 +327,82 @@ def main() -> None:
         "FINANCE_LOG_LEVEL": "WARNING",
     }
     finance = [sys.executable, "-m", "finance.cli.main"]
-    subprocess.run([*finance, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
-    uscc, client_id, client_key, consent_ids = seed(url, max(LEVELS))
-    server = subprocess.Popen(
-        [*finance, "serve", "--port", str(port), "--workers", str(args.workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = None
     try:
-        for _ in range(100):
+        subprocess.run([*finance, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
+        tokens_per_level = [max(level, MIN_TOKENS) for level in LEVELS]
+        uscc, client_id, client_key, consent_ids = seed(url, sum(tokens_per_level))
+        server = subprocess.Popen(
+            [*finance, "serve", "--port", str(port), "--workers", str(args.workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(200):
             try:
                 if httpx.get(base + "/healthz").status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
         path = f"/api/v1/data/enterprises/{uscc}/tax"
+        query = "date_from=2025-11-01&date_to=2026-10-31"
         database = "postgresql" if url.startswith("postgresql") else "sqlite"
+        limiter = "redis" if os.environ.get("FINANCE_REDIS_URL") else "database"
         print(
-            f"finance serve --workers {args.workers} on {os.cpu_count()} CPUs, {database}; "
-            f"{args.seconds:.0f} s per cell; load generator in the same machine"
+            f"finance serve --workers {args.workers} on {os.cpu_count()} CPUs, {database}, "
+            f"rate limits and DPoP jtis in the {limiter}; {args.seconds:.0f} s per cell; "
+            f"wrk on the same machine; load {os.getloadavg()[0]:.2f}"
         )
         print(
             f"{'clients':>7} | {'data p50':>9} {'p99':>8} {'req/s':>7} {'err':>4} | "
-            f"{'bare p50':>9} {'p99':>8} {'req/s':>7} | {'ratio':>6}"
+            f"{'bare p50':>9} {'p99':>8} {'req/s':>7} {'err':>4} | {'ratio':>6}"
         )
-        for level in LEVELS:
-            credentials = [
-                data_token(base, client_id, client_key, consent_ids[i]) for i in range(level)
-            ]
+        served = 0
+        for level, tokens in zip(LEVELS, tokens_per_level, strict=True):
+            bare = run_wrk(base, ["/healthz"], level, args.seconds, tmp)
+            mine, consent_ids = consent_ids[:tokens], consent_ids[tokens:]
+            credentials = [data_token(base, client_id, client_key, c) for c in mine]
+            token, key = credentials[0]
             probe = httpx.get(
                 base + path,
-                params={"date_from": "2025-11-01", "date_to": "2026-10-31"},
+                params=dict(part.split("=") for part in query.split("&")),
                 headers={
-                    "Authorization": f"DPoP {credentials[0][0]}",
-                    "DPoP": proof(credentials[0][1], "GET", base + path, credentials[0][0]),
+                    "Authorization": f"DPoP {token}",
+                    "DPoP": proof(key, "GET", base + path, token),
                 },
             )
             if probe.status_code != 200 or len(probe.json()["items"]) != 12:
                 raise SystemExit(f"the data call does not work: {probe.text}")
-            data = asyncio.run(run_level(base, path, credentials, level, args.seconds))
-            bare = asyncio.run(run_level(base, "/healthz", None, level, args.seconds))
+            # The bare endpoint's rate bounds the data call's: sign a quarter more than it
+            # could use, within the consents' daily limits.
+            wanted = int(bare["rps"] * args.seconds * 1.25) + 100
+            count = min(wanted, tokens * (MAX_CALLS_PER_CONSENT - 10))
+            lines = sign_proofs(credentials, base + path, count, query)
+            data = run_wrk(base, lines, level, args.seconds, tmp)
+            served += data["requests"] - data["errors"] + 1
+            note = "  (proofs ran out)" if data["sent"] > data["lines"] else ""
             print(
-                f"{level:>7} | {pct(data[0], 0.5):>7.1f}ms {pct(data[0], 0.99):>6.1f}ms "
-                f"{data[2]:>7} {data[1]:>4} | {pct(bare[0], 0.5):>7.1f}ms "
-                f"{pct(bare[0], 0.99):>6.1f}ms {bare[2]:>7} | {data[2] / bare[2]:>6.1%}"
+                f"{level:>7} | {data['p50_us'] / 1000:>7.1f}ms {data['p99_us'] / 1000:>6.1f}ms "
+                f"{data['rps']:>7.0f} {data['errors']:>4} | {bare['p50_us'] / 1000:>7.1f}ms "
+                f"{bare['p99_us'] / 1000:>6.1f}ms {bare['rps']:>7.0f} {bare['errors']:>4} | "
+                f"{data['rps'] / bare['rps']:>6.1%}{note}",
+                flush=True,
             )
+        entries, allowed, intact = verify_ledger(url)
+        print(
+            f"ledger: {entries} entries, {allowed} allowed data calls "
+            f"({served} answered 200), chain {'intact' if intact else 'BROKEN'}"
+        )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        if admin is not None:
+            name = make_url(url).database
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Iterable
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select, update
@@ -259,12 +260,31 @@ def expire_due(session: Session, now: dt.datetime) -> int:
     return len(due)
 
 
-def is_live(consent: Consent, now: dt.datetime) -> bool:
+class ConsentView(Protocol):
+    """What coverage needs of a consent: the stored row, or the guard's read of it."""
+
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def uscc(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def expires_at(self) -> dt.datetime: ...
+    @property
+    def data_from(self) -> dt.date: ...
+    @property
+    def data_to(self) -> dt.date: ...
+    @property
+    def category_list(self) -> list[str]: ...
+
+
+def is_live(consent: ConsentView, now: dt.datetime) -> bool:
     return consent.status == ConsentStatus.AUTHORISED.value and consent.expires_at > now
 
 
 def covers(
-    consent: Consent,
+    consent: ConsentView,
     *,
     client_id: str,
     uscc: str,
@@ -288,6 +308,11 @@ def day_start(now: dt.datetime) -> dt.datetime:
     """Midnight in Asia/Shanghai of ``now``'s day, in UTC: the daily limit's window."""
     local = now.astimezone(SHANGHAI)
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
+
+
+def local_day(now: dt.datetime) -> dt.date:
+    """The Asia/Shanghai date of ``now``: the day a call counts against."""
+    return now.astimezone(SHANGHAI).date()
 
 
 # Scoped queries: one helper per audience, so no list leaks another party's consents.

@@ -3,7 +3,9 @@
 Each entry holds the SHA-256 of the previous entry's hash and its own fields, so editing,
 deleting or reordering any past entry breaks the chain at that point. Appends serialise
 on the single ``authz_ledger_head`` row, which also pins the newest entry so deleting the
-tail is detected too.
+tail is detected too. Consent changes append inside their own transaction (``append``);
+data calls append through the process's group-commit writer (``writer.LedgerWriter``,
+``append_batch``), which bumps the head once for a batch of entries.
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from authz.models import LedgerEntry, LedgerHead
+from authz.models import DailyCalls, LedgerEntry, LedgerHead
 
 GENESIS = "0" * 64
 _HASHED_FIELDS = (
@@ -63,7 +67,7 @@ _head: Any = LedgerHead.__table__
 _BUMP_HEAD = (
     update(_head)
     .where(_head.c.id == 1)
-    .values(seq=_head.c.seq + 1)
+    .values(seq=_head.c.seq + bindparam("entries"))
     .returning(_head.c.seq, _head.c.hash)
 )
 _SET_HEAD = update(_head).where(_head.c.id == 1).values(hash=bindparam("new_hash"))
@@ -95,10 +99,50 @@ def append(
     latency_ms: int = 0,
 ) -> str:
     """Append one entry and return its hash. Locks the head row until the caller's
-    transaction ends (statements prepared once: this runs on every data call)."""
-    seq, prev_hash = session.execute(_BUMP_HEAD).one()
-    fields: dict[str, Any] = {
-        "seq": seq,
+    transaction ends."""
+    fields = entry_fields(
+        at=at,
+        action=action,
+        actor=actor,
+        outcome=outcome,
+        request_id=request_id,
+        client_id=client_id,
+        uscc=uscc,
+        consent_id=consent_id,
+        categories=categories,
+        date_from=date_from,
+        date_to=date_to,
+        reason=reason,
+        rows_returned=rows_returned,
+        latency_ms=latency_ms,
+    )
+    seq, prev_hash = session.execute(_BUMP_HEAD, {"entries": 1}).one()
+    fields["seq"], fields["prev_hash"] = seq, prev_hash
+    digest = entry_hash(fields)
+    session.execute(_INSERT, {**fields, "hash": digest})
+    session.execute(_SET_HEAD, {"new_hash": digest})
+    return digest
+
+
+def entry_fields(
+    *,
+    at: dt.datetime,
+    action: str,
+    actor: str,
+    outcome: str,
+    request_id: str | None = None,
+    client_id: str | None = None,
+    uscc: str | None = None,
+    consent_id: str | None = None,
+    categories: Iterable[str] = (),
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    reason: str = "",
+    rows_returned: int = 0,
+    latency_ms: int = 0,
+) -> dict[str, Any]:
+    """An entry's own fields, before it has a place in the chain."""
+    return {
         "at": at.astimezone(dt.UTC),
         "request_id": request_id,
         "action": action,
@@ -113,12 +157,83 @@ def append(
         "reason": reason[:200],
         "rows_returned": rows_returned,
         "latency_ms": latency_ms,
-        "prev_hash": prev_hash,
     }
-    digest = entry_hash(fields)
-    session.execute(_INSERT, {**fields, "hash": digest})
-    session.execute(_SET_HEAD, {"new_hash": digest})
-    return digest
+
+
+@dataclass(frozen=True)
+class DailyLimit:
+    """An allowed data call counts against its consent's calls for ``day``."""
+
+    consent_id: str
+    day: dt.date
+    limit: int
+    refusal: str  # the entry's reason when the limit is reached
+
+
+@dataclass
+class PendingEntry:
+    """One entry handed to the group-commit writer, and what became of it."""
+
+    fields: dict[str, Any]
+    daily_limit: DailyLimit | None = None
+    refused_by_limit: bool = False
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self.done.set()
+
+
+_calls: Any = DailyCalls.__table__
+_COUNT_CALL: dict[str, Any] = {}
+
+
+def _count_call_statement(dialect: str) -> Any:
+    """Add one call to a consent's day unless the limit is reached; a row comes back only
+    when the call was counted."""
+    statement = _COUNT_CALL.get(dialect)
+    if statement is None:
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        insert_one = module.insert(_calls).values(
+            consent_id=bindparam("consent_id"), day=bindparam("day"), calls=1
+        )
+        statement = insert_one.on_conflict_do_update(
+            index_elements=[_calls.c.consent_id, _calls.c.day],
+            set_={"calls": _calls.c.calls + 1},
+            where=_calls.c.calls < bindparam("limit"),
+        ).returning(_calls.c.calls)
+        _COUNT_CALL[dialect] = statement
+    return statement
+
+
+def append_batch(connection: Connection, batch: list[PendingEntry]) -> None:
+    """Append the entries of ``batch`` in order, in the caller's transaction: one head
+    bump for all of them, then each daily-limited call counted (or refused), then the
+    entries chained and inserted. The head row stays locked until the transaction ends,
+    so the chain is one chain across every process."""
+    last_seq, prev_hash = connection.execute(_BUMP_HEAD, {"entries": len(batch)}).one()
+    count_call = _count_call_statement(connection.dialect.name)
+    rows = []
+    for offset, entry in enumerate(batch):
+        entry.refused_by_limit = False
+        fields = dict(entry.fields)
+        limit = entry.daily_limit
+        if limit is not None and fields["outcome"] == "allowed":
+            counted = connection.execute(
+                count_call,
+                {"consent_id": limit.consent_id, "day": limit.day, "limit": limit.limit},
+            ).first()
+            if counted is None:
+                entry.refused_by_limit = True
+                fields["outcome"], fields["reason"] = "refused", limit.refusal[:200]
+                fields["rows_returned"] = 0
+        fields["seq"] = last_seq - len(batch) + 1 + offset
+        fields["prev_hash"] = prev_hash
+        fields["hash"] = prev_hash = entry_hash(fields)
+        rows.append(fields)
+    connection.execute(_INSERT, rows)
+    connection.execute(_SET_HEAD, {"new_hash": prev_hash})
 
 
 @dataclass(frozen=True)

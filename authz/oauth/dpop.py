@@ -6,6 +6,10 @@ JWK in its header, naming the HTTP method (``htm``) and URI without query and fr
 unique ``jti`` (check 12, §11.1) and, at a resource, the hash of the access token
 (``ath``, §4.3 check 12 / §7). The token carries the key's RFC 7638 thumbprint in
 ``cnf.jkt`` (§6.1).
+
+Used ``jti``s are kept by a ``ReplayStore`` (§11.1): in Redis (``SET NX`` with an
+expiry) when the platform has one, else in the database, in a transaction of its own so
+the proof counts as used even when the call is refused later.
 """
 
 from __future__ import annotations
@@ -14,17 +18,22 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from authz.models import UsedJti
-from authz.sql import insert_if_absent
+from authz.sql import insert_if_absent, insert_if_absent_statement
+
+if TYPE_CHECKING:
+    import redis
 
 ALGORITHMS = ("ES256", "PS256")
 MAX_AGE = dt.timedelta(seconds=60)
@@ -55,11 +64,71 @@ def normalise_htu(uri: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
 
 
+def _jti_digest(scope: str, jti: str) -> str:
+    return hashlib.sha256(f"{scope}:{jti}".encode()).hexdigest()
+
+
 def remember_jti(session: Session, scope: str, jti: str, expires_at: dt.datetime) -> bool:
-    """Record a one-time identifier; False if it was seen before (replay)."""
-    digest = hashlib.sha256(f"{scope}:{jti}".encode()).hexdigest()
+    """Record a one-time identifier in the caller's transaction; False if it was seen
+    before (replay)."""
     table: Any = UsedJti.__table__
+    digest = _jti_digest(scope, jti)
     return insert_if_absent(session, table, {"digest": digest, "expires_at": expires_at})
+
+
+class ReplayStore(Protocol):
+    def remember(self, scope: str, jti: str, expires_at: dt.datetime, now: dt.datetime) -> bool:
+        """Record a one-time identifier until ``expires_at``; False if already seen."""
+        ...
+
+
+class DatabaseReplayStore:
+    """Used identifiers in ``authz_used_jtis``, each in a short transaction of its own."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._statement = insert_if_absent_statement(engine.dialect.name, UsedJti.__table__)
+
+    def remember(self, scope: str, jti: str, expires_at: dt.datetime, now: dt.datetime) -> bool:
+        values = {"digest": _jti_digest(scope, jti), "expires_at": expires_at}
+        with self._engine.begin() as connection:
+            return connection.execute(self._statement, values).first() is not None
+
+
+class RedisReplayStore:
+    """Used identifiers as Redis keys that expire with the proof's acceptance window;
+    ``SET NX`` makes exactly one of several concurrent presentations win."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    def remember(self, scope: str, jti: str, expires_at: dt.datetime, now: dt.datetime) -> bool:
+        ttl_ms = max(1000, int((expires_at - now).total_seconds() * 1000))
+        name = "jti:" + _jti_digest(scope, jti)
+        return bool(self._redis.set(name, b"1", nx=True, px=ttl_ms))
+
+
+_KEY_CACHE_SIZE = 4096
+_keys: dict[str, tuple[ECKey | RSAKey, str]] = {}
+_keys_lock = threading.Lock()
+
+
+def _public_key(jwk: dict[str, Any]) -> tuple[ECKey | RSAKey, str]:
+    """The proof's public key and its RFC 7638 thumbprint. Importing a key is
+    deterministic, so a client's key is imported once per process, not per proof."""
+    cache_key = json.dumps(jwk, sort_keys=True)
+    cached = _keys.get(cache_key)
+    if cached is not None:
+        return cached
+    key: ECKey | RSAKey = (
+        ECKey.import_key(jwk) if jwk.get("kty") == "EC" else RSAKey.import_key(jwk)
+    )
+    imported = (key, key.thumbprint())
+    with _keys_lock:
+        if len(_keys) >= _KEY_CACHE_SIZE:
+            _keys.clear()
+        _keys[cache_key] = imported
+    return imported
 
 
 def verify_proof(
@@ -72,7 +141,37 @@ def verify_proof(
     access_token: str | None = None,
     expected_jkt: str | None = None,
 ) -> DPoPProof:
-    """Check one DPoP proof per RFC 9449 §4.3 and remember its ``jti``."""
+    """Check one DPoP proof per RFC 9449 §4.3 and remember its ``jti`` in the caller's
+    transaction."""
+    checked = check_proof(
+        proof,
+        method=method,
+        uri=uri,
+        now=now,
+        access_token=access_token,
+        expected_jkt=expected_jkt,
+    )
+    if not remember_jti(session, "dpop", f"{checked.jkt}:{checked.jti}", replay_horizon(now)):
+        raise DPoPError("the DPoP proof was used before (replay)")
+    return checked
+
+
+def replay_horizon(now: dt.datetime) -> dt.datetime:
+    """How long a proof's ``jti`` is remembered: past the end of its ``iat`` window."""
+    return now + MAX_AGE + MAX_AGE
+
+
+def check_proof(
+    proof: str | None,
+    *,
+    method: str,
+    uri: str,
+    now: dt.datetime,
+    access_token: str | None = None,
+    expected_jkt: str | None = None,
+) -> DPoPProof:
+    """Every check of RFC 9449 §4.3 but the replay check (12), which the caller makes
+    against its ``ReplayStore`` (or with ``verify_proof``)."""
     if not proof:
         raise DPoPError("a DPoP proof is required")
     if "," in proof:
@@ -90,9 +189,7 @@ def verify_proof(
     if not isinstance(jwk, dict) or "d" in jwk or "p" in jwk:
         raise DPoPError("the DPoP proof must carry a public jwk")
     try:
-        key: ECKey | RSAKey = (
-            ECKey.import_key(jwk) if jwk.get("kty") == "EC" else RSAKey.import_key(jwk)
-        )
+        key, jkt = _public_key(jwk)
         verified = jws.deserialize_compact(proof, key, algorithms=list(ALGORITHMS))
         body: dict[str, Any] = json.loads(verified.payload)
     except (JoseError, ValueError, TypeError) as exc:
@@ -112,12 +209,9 @@ def verify_proof(
     jti = body.get("jti")
     if not isinstance(jti, str) or not 8 <= len(jti) <= 256:
         raise DPoPError("the DPoP proof has no usable jti")
-    jkt = key.thumbprint()
     if access_token is not None:
         if body.get("ath") != access_token_hash(access_token):
             raise DPoPError("the DPoP proof's ath does not match the access token")
     if expected_jkt is not None and jkt != expected_jkt:
         raise DPoPError("the DPoP proof is signed with a key the token is not bound to")
-    if not remember_jti(session, "dpop", f"{jkt}:{jti}", now + MAX_AGE + MAX_AGE):
-        raise DPoPError("the DPoP proof was used before (replay)")
     return DPoPProof(jkt=jkt, jti=jti)

@@ -15,6 +15,7 @@ from joserfc.errors import JoseError
 from authz.oauth.keys import ALGORITHM, KeyRing
 
 ACCESS_TOKEN_LIFETIME = dt.timedelta(minutes=5)  # at most 10 minutes by policy
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class AccessTokenError(Exception):
@@ -62,14 +63,22 @@ def verify(
     keyring: KeyRing, token: str, *, issuer: str, now: dt.datetime, check_expiry: bool = True
 ) -> dict[str, Any]:
     """The claims of a token this platform issued and (unless told not to check) that has
-    not expired."""
-    try:
-        decoded = jwt.decode(token, keyring.snapshot().verifying, algorithms=[ALGORITHM])
-    except (JoseError, ValueError, TypeError) as exc:
-        raise AccessTokenError("the access token does not verify") from exc
-    if decoded.header.get("typ") != "at+jwt":
+    not expired. A signature verified once against the current key set is not verified
+    again for the same token text; every other check runs on every call."""
+    snapshot = keyring.snapshot()
+    verified = snapshot.verified_tokens.get(token)
+    if verified is None:
+        try:
+            decoded = jwt.decode(token, snapshot.verifying, algorithms=[ALGORITHM])
+        except (JoseError, ValueError, TypeError) as exc:
+            raise AccessTokenError("the access token does not verify") from exc
+        verified = (dict(decoded.header), dict(decoded.claims))
+        if len(snapshot.verified_tokens) >= VERIFIED_CACHE_SIZE:
+            snapshot.verified_tokens.clear()
+        snapshot.verified_tokens[token] = verified
+    header, claims = verified[0], dict(verified[1])
+    if header.get("typ") != "at+jwt":
         raise AccessTokenError("the access token's typ is not at+jwt")
-    claims = decoded.claims
     if claims.get("iss") != issuer or claims.get("aud") != resource_audience(issuer):
         raise AccessTokenError("the access token was issued for another audience")
     exp = claims.get("exp")

@@ -16,7 +16,7 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import Fernet
@@ -80,6 +80,10 @@ class KeyRingSnapshot:
     signing: ECKey
     verifying: KeySet
     public_jwks: dict[str, Any]
+    # Header and claims of tokens whose signature verified against ``verifying``, by the
+    # token's exact text: a verification's result depends only on those bytes and this
+    # key set, so it is kept as long as the snapshot (``CACHE_SECONDS``).
+    verified_tokens: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
 
 
 class KeyRing:

@@ -11,12 +11,12 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from authz import guard
 from authz.clock import NowDep
-from authz.models import Consent
+from authz.guard import ConsentTerms
 from authz.runtime import AuthzRuntime, get_runtime
 from finance.core.deps import SessionDep
 from finance.core.logging import request_id_var
@@ -34,7 +34,7 @@ def _serve(
     runtime: AuthzRuntime,
     now: dt.datetime,
     call: guard.DataCall,
-    read: Callable[[Consent], tuple[T, int]],
+    read: Callable[[ConsentTerms], tuple[T, int]],
     authorization: str | None,
     dpop: str | None,
 ) -> T:
@@ -68,7 +68,7 @@ def consented_profile(
     range (or today, if earlier)."""
     call = guard.DataCall(uscc=uscc, categories=[], date_from=None, date_to=None)
 
-    def read(consent: Consent) -> tuple[dict[str, Any], int]:
+    def read(consent: ConsentTerms) -> tuple[dict[str, Any], int]:
         as_of = min(consent.data_to, now.date())
         call.categories = consent.category_list
         summary = service.profile(
@@ -97,12 +97,12 @@ def consented_records(
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 100,
     authorization: Annotated[str | None, Header()] = None,
     dpop: Annotated[str | None, Header()] = None,
-) -> RecordsPage:
+) -> Response:
     """Records of one category, oldest first, within the consented dates."""
     service.category_or_404(category)
     call = guard.DataCall(uscc=uscc, categories=[category], date_from=date_from, date_to=date_to)
 
-    def read(consent: Consent) -> tuple[RecordsPage, int]:
+    def read(consent: ConsentTerms) -> tuple[RecordsPage, int]:
         page = service.read_records(
             session,
             uscc,
@@ -114,4 +114,6 @@ def consented_records(
         )
         return page, len(page.items)
 
-    return _serve(request, session, runtime, now, call, read, authorization, dpop)
+    page = _serve(request, session, runtime, now, call, read, authorization, dpop)
+    # Serialised once, by pydantic-core; FastAPI would validate the model again first.
+    return Response(page.model_dump_json(), media_type="application/json")

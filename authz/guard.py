@@ -330,5 +330,7 @@ def serve(
         record_refusal(runtime, call, refusal, now=now, request_id=request_id)
         raise
     body, rows = read(consent)
+    # Hand the connection back before waiting for the ledger writer.
+    session.commit()
     record_allowed(runtime, call, rows=rows, now=now, request_id=request_id)
     return body

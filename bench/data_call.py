@@ -29,6 +29,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -284,7 +285,7 @@ def new_database(url: str) -> tuple[str, Any]:
     return server.set(database=name).render_as_string(hide_password=False), admin
 
 
-def verify_ledger(url: str) -> tuple[int, int, bool]:
+def verify_ledger(url: str) -> tuple[int, int, str]:
     """Entries, allowed data calls, and whether the chain verifies."""
     engine = make_engine(Settings(database_url=url).sqlalchemy_url)
     try:
@@ -297,7 +298,9 @@ def verify_ledger(url: str) -> tuple[int, int, bool]:
             verification = ledger.verify(session)
     finally:
         engine.dispose()
-    return verification.entries, int(allowed or 0), verification.intact
+    broken = verification.broken
+    verdict = "intact" if broken is None else f"BROKEN at {broken.seq}: {broken.reason}"
+    return verification.entries, int(allowed or 0), verdict
 
 
 def main() -> None:
@@ -337,6 +340,7 @@ def main() -> None:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: the workers stop with it
         )
         for _ in range(200):
             try:
@@ -388,15 +392,18 @@ def main() -> None:
                 f"{data['rps'] / bare['rps']:>6.1%}{note}",
                 flush=True,
             )
-        entries, allowed, intact = verify_ledger(url)
+        entries, allowed, verdict = verify_ledger(url)
         print(
             f"ledger: {entries} entries, {allowed} allowed data calls "
-            f"({served} answered 200), chain {'intact' if intact else 'BROKEN'}"
+            f"({served} answered 200), chain {verdict}"
         )
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
         if admin is not None:
             name = make_url(url).database
             with admin.connect() as connection:

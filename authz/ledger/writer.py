@@ -8,6 +8,9 @@ of once per call, which is what lets many concurrent calls through a serialised 
 A data call's daily-limit counter is incremented in the same transaction: the limit is
 exact, and a call the counter refuses is recorded as refused instead of allowed.
 A batch that fails is retried entry by entry, so one bad entry fails only its own call.
+
+The writer has a connection of its own: requests wait for it while holding theirs, so
+drawing from their pool could leave it waiting for a connection that never comes back.
 """
 
 from __future__ import annotations
@@ -20,15 +23,16 @@ from typing import Any
 from sqlalchemy import Engine
 
 from authz.ledger.service import DailyLimit, PendingEntry, append_batch
+from finance.core.db import make_engine
 
 log = logging.getLogger("authz.ledger")
 MAX_BATCH = 256
-IDLE_SECONDS = 1.0  # the thread ends after this long without work; the next call starts one
+IDLE_SECONDS = 1.0  # the thread (and its connection) ends after this long without work
 
 
 class LedgerWriter:
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self._engine = make_engine(engine.url.render_as_string(hide_password=False), connections=1)
         self._queue: queue.SimpleQueue[PendingEntry] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -56,6 +60,7 @@ class LedgerWriter:
             with self._lock:
                 if self._queue.empty():
                     self._thread = None
+                    self._engine.dispose()  # no connection held while idle
                     return None
             return []
         batch = [first]

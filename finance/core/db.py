@@ -43,15 +43,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, connections: int | None = None) -> Engine:
+    """An engine for ``url``; ``connections`` caps its pool (a dedicated engine for one
+    writer thread needs exactly one)."""
+    pool: dict[str, Any] = (
+        {} if connections is None else {"pool_size": connections, "max_overflow": 0}
+    )
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **({"pool_size": 10, "max_overflow": 20} | pool))
 
 
 @lru_cache(maxsize=8)

@@ -9,11 +9,11 @@ raises ``AccessRefused``; the caller records it with ``record_refusal``.
 
 Every call of a busy bank passes here, so the hot path is lean: the token's signature is
 verified once per key-set snapshot (``jwt_access_token.verify``), the proof's key is
-imported once per process, the proof's ``jti`` goes to the replay store (Redis when
-configured), the token, client and consent are one Core query, and the ledger entry is
-appended by the process's group-commit writer, whose transaction also counts the call
-against the daily limit (exactly, under the ledger's lock). The request is answered
-only after that transaction has committed.
+imported once per process, the proof's ``jti`` is remembered in the same trip to Redis
+(or the same short transaction) as the rate limit, the token, client and consent are
+one Core query, and the ledger entry is appended by the process's group-commit writer,
+whose transaction also counts the call against the daily limit (exactly, under the
+ledger's lock). The request is answered only after that transaction has committed.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from authz.errors import AccessRefused, invalid_token
 from authz.ledger import service as ledger
 from authz.models import ClientStatus, Consent, ConsentStatus, IssuedToken, OAuthClient
 from authz.oauth import jwt_access_token
-from authz.oauth.dpop import DPoPError, check_proof, replay_horizon
+from authz.oauth.dpop import DPoPError, DPoPProof, check_proof, jti_digest, replay_horizon
 from authz.oauth.jwt_access_token import AccessTokenError
+from authz.ratelimit import OneTimeId
 from authz.runtime import AuthzRuntime
 
 log = logging.getLogger("authz.guard")
@@ -138,21 +139,31 @@ def authorise(
     if scheme != "dpop":
         raise invalid_token("a DPoP-bound token must be presented with the DPoP scheme")
 
-    decision = runtime.limiter.hit(
-        f"client:{call.client_id}", runtime.settings.client_rate_per_minute, now
-    )
-    if not decision.allowed:
-        refusal = AccessRefused(429, "rate_limited", "the client's rate limit is exhausted")
-        refusal.headers = decision.headers()
-        raise refusal
-
+    # The rate limit is counted, and the proof's jti remembered, in one trip to the shared
+    # store; a refusal for the rate limit still comes before one for the proof.
+    proof: DPoPProof | None = None
+    proof_error: DPoPError | None = None
     try:
         proof = check_proof(
             dpop, method=method, uri=htu, now=now, access_token=token, expected_jkt=jkt
         )
     except DPoPError as exc:
-        raise invalid_token(str(exc), error="invalid_dpop_proof") from exc
-    if not runtime.replay.remember("dpop", f"{proof.jkt}:{proof.jti}", replay_horizon(now), now):
+        proof_error = exc
+    admission = runtime.limiter.admit(
+        f"client:{call.client_id}",
+        runtime.settings.client_rate_per_minute,
+        now,
+        None
+        if proof is None
+        else OneTimeId(jti_digest("dpop", f"{proof.jkt}:{proof.jti}"), replay_horizon(now)),
+    )
+    if not admission.decision.allowed:
+        refusal = AccessRefused(429, "rate_limited", "the client's rate limit is exhausted")
+        refusal.headers = admission.decision.headers()
+        raise refusal
+    if proof_error is not None:
+        raise invalid_token(str(proof_error), error="invalid_dpop_proof") from proof_error
+    if not admission.fresh:
         raise invalid_token("the DPoP proof was used before (replay)", error="invalid_dpop_proof")
 
     row = session.connection().execute(_LIVE_FACTS, {"jti": claims.get("jti")}).first()

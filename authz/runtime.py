@@ -1,6 +1,6 @@
 """What the authorization layer keeps per application: the issuer, the key ring, the
-portal session codec, the rate limiter, the DPoP replay store, the ledger writer and the
-templates."""
+portal session codec, the rate limiter (which also remembers data calls' DPoP proofs),
+the ledger writer and the templates."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 
 from authz.accounts.web_session import SessionCodec
 from authz.ledger.writer import LedgerWriter
-from authz.oauth.dpop import DatabaseReplayStore, RedisReplayStore, ReplayStore
 from authz.oauth.keys import KeyRing
 from authz.ratelimit import DatabaseRateLimiter, RateLimiter, RedisRateLimiter
 from finance.core.settings import Settings
@@ -29,7 +28,6 @@ class AuthzRuntime:
     keyring: KeyRing
     codec: SessionCodec
     limiter: RateLimiter
-    replay: ReplayStore
     ledger: LedgerWriter
     templates: Jinja2Templates
 
@@ -40,15 +38,11 @@ class AuthzRuntime:
                 "FINANCE_PUBLIC_URL must be the platform's https URL when FINANCE_ENV=production "
                 "(it is the OAuth issuer and the origin DPoP proofs name)"
             )
-        limiter: RateLimiter
-        replay: ReplayStore
-        if settings.redis_url:
-            import redis
-
-            shared = redis.Redis.from_url(settings.redis_url)
-            limiter, replay = RedisRateLimiter(shared), RedisReplayStore(shared)
-        else:
-            limiter, replay = DatabaseRateLimiter(engine), DatabaseReplayStore(engine)
+        limiter: RateLimiter = (
+            RedisRateLimiter(settings.redis_url)
+            if settings.redis_url
+            else DatabaseRateLimiter(engine)
+        )
         return cls(
             settings=settings,
             engine=engine,
@@ -56,7 +50,6 @@ class AuthzRuntime:
             keyring=KeyRing(engine, settings.secret_key.get_secret_value()),
             codec=SessionCodec(settings.secret_key.get_secret_value()),
             limiter=limiter,
-            replay=replay,
             ledger=LedgerWriter(engine),
             templates=Jinja2Templates(directory=str(TEMPLATES)),
         )

@@ -275,6 +275,16 @@ def run_wrk(base: str, lines: list[str], clients: int, seconds: float, tmp: Path
     raise SystemExit(f"wrk printed no result:\n{output}")
 
 
+def stop(server: subprocess.Popen[bytes] | None) -> None:
+    if server is None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+
+
 def new_database(url: str) -> tuple[str, Any]:
     """A PostgreSQL database of the bench's own, and the admin engine that drops it."""
     name = f"bench_{secrets.token_hex(4)}"
@@ -392,18 +402,16 @@ def main() -> None:
                 f"{data['rps'] / bare['rps']:>6.1%}{note}",
                 flush=True,
             )
+        # Verified once the server has stopped: calls in flight when wrk stopped are done.
+        stop(server)
+        server = None
         entries, allowed, verdict = verify_ledger(url)
         print(
             f"ledger: {entries} entries, {allowed} allowed data calls "
             f"({served} answered 200), chain {verdict}"
         )
     finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+        stop(server)
         if admin is not None:
             name = make_url(url).database
             with admin.connect() as connection:

@@ -7,9 +7,9 @@ unique ``jti`` (check 12, §11.1) and, at a resource, the hash of the access tok
 (``ath``, §4.3 check 12 / §7). The token carries the key's RFC 7638 thumbprint in
 ``cnf.jkt`` (§6.1).
 
-Used ``jti``s are kept by a ``ReplayStore`` (§11.1): in Redis (``SET NX`` with an
-expiry) when the platform has one, else in the database, in a transaction of its own so
-the proof counts as used even when the call is refused later.
+Used ``jti``s are remembered (§11.1) in the caller's transaction (``verify_proof``,
+the token endpoint) or, for data calls, by the rate limiter's store in the same trip as
+the rate limit (``authz.ratelimit``: Redis when configured, else the database).
 """
 
 from __future__ import annotations
@@ -20,20 +20,16 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from authz.models import UsedJti
-from authz.sql import insert_if_absent, insert_if_absent_statement
-
-if TYPE_CHECKING:
-    import redis
+from authz.sql import insert_if_absent
 
 ALGORITHMS = ("ES256", "PS256")
 MAX_AGE = dt.timedelta(seconds=60)
@@ -64,7 +60,7 @@ def normalise_htu(uri: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, "", ""))
 
 
-def _jti_digest(scope: str, jti: str) -> str:
+def jti_digest(scope: str, jti: str) -> str:
     return hashlib.sha256(f"{scope}:{jti}".encode()).hexdigest()
 
 
@@ -72,40 +68,8 @@ def remember_jti(session: Session, scope: str, jti: str, expires_at: dt.datetime
     """Record a one-time identifier in the caller's transaction; False if it was seen
     before (replay)."""
     table: Any = UsedJti.__table__
-    digest = _jti_digest(scope, jti)
+    digest = jti_digest(scope, jti)
     return insert_if_absent(session, table, {"digest": digest, "expires_at": expires_at})
-
-
-class ReplayStore(Protocol):
-    def remember(self, scope: str, jti: str, expires_at: dt.datetime, now: dt.datetime) -> bool:
-        """Record a one-time identifier until ``expires_at``; False if already seen."""
-        ...
-
-
-class DatabaseReplayStore:
-    """Used identifiers in ``authz_used_jtis``, each in a short transaction of its own."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._statement = insert_if_absent_statement(engine.dialect.name, UsedJti.__table__)
-
-    def remember(self, scope: str, jti: str, expires_at: dt.datetime, now: dt.datetime) -> bool:
-        values = {"digest": _jti_digest(scope, jti), "expires_at": expires_at}
-        with self._engine.begin() as connection:
-            return connection.execute(self._statement, values).first() is not None
-
-
-class RedisReplayStore:
-    """Used identifiers as Redis keys that expire with the proof's acceptance window;
-    ``SET NX`` makes exactly one of several concurrent presentations win."""
-
-    def __init__(self, client: redis.Redis) -> None:
-        self._redis = client
-
-    def remember(self, scope: str, jti: str, expires_at: dt.datetime, now: dt.datetime) -> bool:
-        ttl_ms = max(1000, int((expires_at - now).total_seconds() * 1000))
-        name = "jti:" + _jti_digest(scope, jti)
-        return bool(self._redis.set(name, b"1", nx=True, px=ttl_ms))
 
 
 _KEY_CACHE_SIZE = 4096
@@ -171,7 +135,7 @@ def check_proof(
     expected_jkt: str | None = None,
 ) -> DPoPProof:
     """Every check of RFC 9449 §4.3 but the replay check (12), which the caller makes
-    against its ``ReplayStore`` (or with ``verify_proof``)."""
+    (``verify_proof``, or the data-call guard through its rate limiter)."""
     if not proof:
         raise DPoPError("a DPoP proof is required")
     if "," in proof:

@@ -111,6 +111,7 @@ def consented_records(
             date_to=call.date_to,
             cursor=cursor,
             limit=limit,
+            enterprise_known=True,  # the consent names it (a foreign key)
         )
         return page, len(page.items)
 

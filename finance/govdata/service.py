@@ -7,9 +7,10 @@ import base64
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Date, Table, and_, case, func, select, tuple_
+from sqlalchemy import Date, Select, Table, and_, bindparam, case, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from finance.core.dates import add_months
@@ -91,6 +92,26 @@ def _public_row(category: Category, row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+@lru_cache(maxsize=256)
+def _records_query(
+    category_name: str, with_from: bool, with_to: bool, with_cursor: bool
+) -> Select[Any]:
+    """The page query of one shape, built once: its values are bound parameters."""
+    category = REGISTRY[category_name]
+    table = data_table(category.name)
+    day = table.c[category.date_column]
+    query = select(table).where(table.c.uscc == bindparam("uscc"))
+    if with_from:
+        query = query.where(day >= bindparam("date_from", type_=day.type))
+    if with_to:
+        query = query.where(day <= bindparam("date_to", type_=day.type))
+    order = _order_columns(category, table)
+    if with_cursor:
+        after = [bindparam(f"after_{i}", type_=c.type) for i, c in enumerate(order)]
+        query = query.where(tuple_(*order) > tuple_(*after))
+    return query.order_by(*order).limit(bindparam("limit"))
+
+
 def read_records(
     session: Session,
     uscc: str,
@@ -100,25 +121,32 @@ def read_records(
     date_to: dt.date | None = None,
     cursor: str | None = None,
     limit: int = 100,
+    enterprise_known: bool = False,
 ) -> RecordsPage:
     """Records of one category for one enterprise, oldest first, ``date_from`` and
-    ``date_to`` inclusive, in pages linked by an opaque cursor."""
+    ``date_to`` inclusive, in pages linked by an opaque cursor. An unknown enterprise is
+    a 404 unless the caller already knows it is registered (``enterprise_known``: a
+    consent names it)."""
     category = category_or_404(category_name)
-    get_enterprise(session, uscc)
+    if not enterprise_known:
+        get_enterprise(session, uscc)
     if date_from and date_to and date_from > date_to:
         raise Invalid("date_from is after date_to", date_from=date_from, date_to=date_to)
     limit = max(1, min(limit, MAX_PAGE))
     table = data_table(category.name)
-    day = table.c[category.date_column]
-    query = select(table).where(table.c.uscc == uscc)
-    if date_from is not None:
-        query = query.where(day >= date_from)
-    if date_to is not None:
-        query = query.where(day <= date_to)
     order = _order_columns(category, table)
+    values: dict[str, Any] = {"uscc": uscc, "limit": limit + 1}
+    if date_from is not None:
+        values["date_from"] = date_from
+    if date_to is not None:
+        values["date_to"] = date_to
     if cursor is not None:
-        query = query.where(tuple_(*order) > tuple_(*_decode_cursor(cursor, order)))
-    rows = session.execute(query.order_by(*order).limit(limit + 1)).mappings().all()
+        for index, value in enumerate(_decode_cursor(cursor, order)):
+            values[f"after_{index}"] = value
+    query = _records_query(
+        category.name, date_from is not None, date_to is not None, cursor is not None
+    )
+    rows = session.connection().execute(query, values).mappings().all()
     more = len(rows) > limit
     rows = rows[:limit]
     items = [_public_row(category, dict(row)) for row in rows]

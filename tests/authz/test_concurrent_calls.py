@@ -17,7 +17,7 @@ from authz.models import DailyCalls, LedgerEntry
 from finance.app import create_app
 from finance.core import db
 from finance.core.settings import Settings
-from tests.authz.support import BASE, World, dpop_proof, data_token, register_client
+from tests.authz.support import BASE, World, data_token, dpop_proof, register_client
 
 TAX = "/api/v1/data/enterprises/{uscc}/tax"
 LIMIT = 25

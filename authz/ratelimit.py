@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
+from authz.ledger.writer import LedgerWriter
 from authz.models import RateCounter, UsedJti
 from authz.sql import insert_if_absent_statement
 
@@ -73,8 +74,12 @@ _DROP_STALE = delete(_counters).where(
 
 
 class DatabaseRateLimiter:
-    def __init__(self, engine: Engine) -> None:
+    """Counters in ``authz_rate_counters``. With a ledger writer, ``admit`` runs in the
+    writer's next batch (one transaction for the admissions of many calls)."""
+
+    def __init__(self, engine: Engine, writer: LedgerWriter | None = None) -> None:
         self._engine = engine
+        self._writer = writer
         dialect = engine.dialect.name
         module: Any = postgresql if dialect == "postgresql" else sqlite
         insert = module.insert(_counters).values(

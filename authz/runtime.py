@@ -38,10 +38,11 @@ class AuthzRuntime:
                 "FINANCE_PUBLIC_URL must be the platform's https URL when FINANCE_ENV=production "
                 "(it is the OAuth issuer and the origin DPoP proofs name)"
             )
+        writer = LedgerWriter(engine)
         limiter: RateLimiter = (
             RedisRateLimiter(settings.redis_url)
             if settings.redis_url
-            else DatabaseRateLimiter(engine)
+            else DatabaseRateLimiter(engine, writer)
         )
         return cls(
             settings=settings,
@@ -50,7 +51,7 @@ class AuthzRuntime:
             keyring=KeyRing(engine, settings.secret_key.get_secret_value()),
             codec=SessionCodec(settings.secret_key.get_secret_value()),
             limiter=limiter,
-            ledger=LedgerWriter(engine),
+            ledger=writer,
             templates=Jinja2Templates(directory=str(TEMPLATES)),
         )
 

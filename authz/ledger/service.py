@@ -170,19 +170,30 @@ class DailyLimit:
     refusal: str  # the entry's reason when the limit is reached
 
 
-@dataclass
-class PendingEntry:
-    """One entry handed to the group-commit writer, and what became of it."""
+@dataclass(kw_only=True)
+class Pending:
+    """Work handed to the group-commit writer, and whether it is done."""
 
-    fields: dict[str, Any]
-    daily_limit: DailyLimit | None = None
-    refused_by_limit: bool = False
     error: BaseException | None = None
+    settled: bool = False  # committed, or failed with ``error``
     done: threading.Event = field(default_factory=threading.Event)
 
     def fail(self, error: BaseException) -> None:
         self.error = error
+        self.settle()
+
+    def settle(self) -> None:
+        self.settled = True
         self.done.set()
+
+
+@dataclass
+class PendingEntry(Pending):
+    """One ledger entry for the group-commit writer, and what became of it."""
+
+    fields: dict[str, Any]
+    daily_limit: DailyLimit | None = None
+    refused_by_limit: bool = False
 
 
 _calls: Any = DailyCalls.__table__

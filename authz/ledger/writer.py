@@ -1,13 +1,24 @@
-"""Group commit of data-call ledger entries: one writer thread per process appends the
-entries of every request waiting at that moment in one transaction, and releases each
-request only once that transaction has committed.
+"""Group commit of data-call ledger entries: the entries of every request waiting at one
+moment are appended in one transaction, and each request is released only once that
+transaction has committed.
+
+Leader and followers: a request that finds nobody writing becomes the writer, appends
+every entry pending at that moment (its own included) in one transaction, then hands the
+role to the oldest request still waiting, if any; a request that finds a writer at work
+waits for its entry to be written, or for the role. Alone, a request writes its own entry
+with no thread handoff; under load, one transaction carries many entries.
 
 Every append locks the ledger head row (``service.append_batch``), so the chain stays a
 single chain across processes; a batch holds that lock once for all its entries instead
-of once per call, which is what lets many concurrent calls through a serialised chain.
-A data call's daily-limit counter is incremented in the same transaction: the limit is
-exact, and a call the counter refuses is recorded as refused instead of allowed.
-A batch that fails is retried entry by entry, so one bad entry fails only its own call.
+of once per call. A data call's daily-limit counter is incremented in the same
+transaction: the limit is exact, and a call the counter refuses is recorded as refused
+instead of allowed. A batch that fails is retried entry by entry, so one bad entry fails
+only its own call.
+
+The writer also runs other short writes of the hot path in its batches (``run``): on
+SQLite, where every write transaction takes the one database lock, the rate-limit and
+DPoP ``jti`` writes of many calls then share one transaction instead of contending for
+the lock call by call.
 
 The writer has a connection of its own: requests wait for it while holding theirs, so
 drawing from their pool could leave it waiting for a connection that never comes back.
@@ -16,26 +27,35 @@ drawing from their pool could leave it waiting for a connection that never comes
 from __future__ import annotations
 
 import logging
-import queue
 import threading
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from authz.ledger.service import DailyLimit, PendingEntry, append_batch
+from authz.ledger.service import DailyLimit, Pending, PendingEntry, append_batch
 from finance.core.db import make_engine
 
 log = logging.getLogger("authz.ledger")
 MAX_BATCH = 256
-IDLE_SECONDS = 1.0  # the thread (and its connection) ends after this long without work
+T = TypeVar("T")
+
+
+@dataclass
+class PendingWork(Pending):
+    """Statements to run in a batch's transaction (before its ledger entries)."""
+
+    work: Callable[[Connection], Any]
+    result: Any = None
 
 
 class LedgerWriter:
     def __init__(self, engine: Engine) -> None:
         self._engine = make_engine(engine.url.render_as_string(hide_password=False), connections=1)
-        self._queue: queue.SimpleQueue[PendingEntry] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._pending: list[Pending] = []
+        self._writing = False
 
     def append(
         self, fields: dict[str, Any], *, daily_limit: DailyLimit | None = None
@@ -43,43 +63,55 @@ class LedgerWriter:
         """Append one entry and wait until it is committed. With ``daily_limit``, an
         allowed data call over the limit is recorded (and returned) as refused."""
         entry = PendingEntry(fields, daily_limit)
-        with self._lock:
-            self._queue.put(entry)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="ledger-writer", daemon=True)
-                self._thread.start()
-        entry.done.wait()
-        if entry.error is not None:
-            raise entry.error
+        self._submit(entry)
         return entry
 
-    def _next_batch(self) -> list[PendingEntry] | None:
-        try:
-            first = self._queue.get(timeout=IDLE_SECONDS)
-        except queue.Empty:
-            with self._lock:
-                if self._queue.empty():
-                    self._thread = None
-                    self._engine.dispose()  # no connection held while idle
-                    return None
-            return []
-        batch = [first]
-        while len(batch) < MAX_BATCH:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
+    def run(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in the next batch's transaction; its result once committed."""
+        pending = PendingWork(work)
+        self._submit(pending)
+        result: T = pending.result
+        return result
+
+    def _submit(self, entry: Pending) -> None:
+        with self._lock:
+            self._pending.append(entry)
+            lead = not self._writing
+            self._writing = True
+        while not lead:
+            entry.done.wait()
+            if entry.settled:
                 break
-        return batch
+            # Handed the writer's role: the entry is still pending.
+            entry.done.clear()
+            lead = True
+        if lead:
+            self._lead()
+        if entry.error is not None:
+            raise entry.error
 
-    def _run(self) -> None:
-        while (batch := self._next_batch()) is not None:
-            if batch:
-                self._write(batch)
+    def _lead(self) -> None:
+        """Write one batch, then pass the role on (or give it up if nothing waits)."""
+        with self._lock:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        self._write(batch)
+        with self._lock:
+            if self._pending:
+                self._pending[0].done.set()  # not written: it takes the role
+            else:
+                self._writing = False
 
-    def _write(self, batch: list[PendingEntry]) -> None:
+    def _write(self, batch: list[Pending]) -> None:
         try:
             with self._engine.begin() as connection:
-                append_batch(connection, batch)
+                entries = []
+                for pending in batch:
+                    if isinstance(pending, PendingWork):
+                        pending.result = pending.work(connection)
+                    elif isinstance(pending, PendingEntry):
+                        entries.append(pending)
+                if entries:
+                    append_batch(connection, entries)
         except Exception as exc:
             if len(batch) == 1:
                 log.exception("ledger append failed")
@@ -89,4 +121,4 @@ class LedgerWriter:
                 self._write([entry])
             return
         for entry in batch:
-            entry.done.set()
+            entry.settle()

@@ -45,7 +45,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(url: str, *, connections: int | None = None) -> Engine:
     """An engine for ``url``; ``connections`` caps its pool (a dedicated engine for one
-    writer thread needs exactly one)."""
+    writer needs exactly one). Such a capped engine does not ping its connection before
+    each use: its one connection is used all the time, and a dead one is replaced after
+    the failure it causes."""
     pool: dict[str, Any] = (
         {} if connections is None else {"pool_size": connections, "max_overflow": 0}
     )

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -394,3 +397,42 @@ def call_data(
     if proof:
         headers["DPoP"] = proof
     return world.http.get(path, params=params, headers=headers)
+
+
+class Receiver:
+    """A bank's webhook endpoint on a real local HTTP server. It answers 503 to the next
+    ``fail_next`` deliveries, and 400 to a body ``accept`` refuses (e.g. a JWS that does
+    not verify with the platform's published keys); ``statuses`` lists every answer."""
+
+    def __init__(self, accept: Callable[[bytes], bool] | None = None) -> None:
+        self.bodies: list[bytes] = []
+        self.statuses: list[int] = []
+        self.fail_next = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.fail_next > 0:
+                    receiver.fail_next -= 1
+                    status = 503
+                elif accept is not None and not accept(body):
+                    status = 400
+                else:
+                    receiver.bodies.append(body)
+                    status = 204
+                receiver.statuses.append(status)
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import httpx
 import pytest
@@ -17,37 +15,7 @@ from sqlalchemy import select
 
 from authz.models import ConsentEvent
 from authz.webhooks import service as webhooks
-from tests.authz.support import BASE, World, data_token, register_client
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        self.fail_next = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if receiver.fail_next > 0:
-                    receiver.fail_next -= 1
-                    self.send_response(503)
-                else:
-                    receiver.bodies.append(body)
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from tests.authz.support import BASE, Receiver, World, data_token, register_client
 
 
 @pytest.fixture

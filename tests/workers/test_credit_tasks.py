@@ -4,14 +4,7 @@ embedded SQLite transport by default, Redis when ``FINANCE_BROKER_URL`` points a
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from celery import Celery
@@ -25,7 +18,6 @@ from credit.train import train
 from finance.core.settings import Settings
 from tests.credit.builders import Province, build_province
 
-FINANCE = Path(sys.executable).with_name("finance")
 AS_OF = dt.date(2025, 2, 1)
 
 
@@ -37,30 +29,6 @@ def live_model(settings: Settings, session: Session) -> Province:
     promote(session, row.version, by="tests")
     session.commit()
     return province
-
-
-@pytest.fixture
-def worker(settings: Settings) -> Iterator[tuple[Celery, str]]:
-    """A worker subprocess on a queue of its own; stopped (warm shutdown) afterwards."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    process = subprocess.Popen(
-        [str(FINANCE), "worker", "--concurrency", "1", "--queues", queue, "--loglevel", "INFO"],
-        env={**os.environ},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    client = Celery("tests", broker=settings.celery_broker_url)
-    try:
-        yield client, queue
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            output, _ = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-        print(output)  # noqa: T201 - shown by pytest only when the test fails
 
 
 def _wait_for(session: Session, uscc: str, timeout: float = 90.0) -> CreditScore:

@@ -1,0 +1,172 @@
+"""The consent-webhook task in a real Celery worker process: it delivers a signed event to
+a real local HTTP receiver that verifies the JWS with the keys the platform publishes at
+``/oauth2/jwks``, and delivers it again after the receiver first failed, on the backoff."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+import time
+from collections.abc import Iterator
+
+import pytest
+from celery import Celery
+from fastapi.testclient import TestClient
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from authz.accounts import service as accounts
+from authz.consents import service as consents
+from authz.models import ClientStatus, ConsentEvent, OAuthClient, Role, UserKind
+from authz.webhooks import service as webhooks
+from finance.app import create_app
+from finance.core.settings import Settings
+from finance.institutions.models import Bank
+from tests.authz.support import Receiver, add_enterprise
+
+ISSUER = "https://platform.test"
+
+
+@pytest.fixture(autouse=True)
+def _issuer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker signs events as this issuer (it reads the environment)."""
+    monkeypatch.setenv("FINANCE_PUBLIC_URL", ISSUER)
+
+
+@pytest.fixture
+def published_keys(settings: Settings) -> KeySet:
+    """The platform's signing keys, as a bank fetches them."""
+    with TestClient(create_app(settings), base_url=ISSUER) as http:
+        response = http.get("/oauth2/jwks")
+        assert response.status_code == 200
+        return KeySet.import_key_set(response.json())
+
+
+@pytest.fixture
+def receiver(published_keys: KeySet) -> Iterator[Receiver]:
+    def verifies(body: bytes) -> bool:
+        try:
+            verified = jws.deserialize_compact(body, published_keys, algorithms=["ES256"])
+        except (JoseError, ValueError):
+            return False
+        claims = json.loads(verified.payload)
+        return bool(verified.headers()["typ"] == "consent-event+jwt" and claims["iss"] == ISSUER)
+
+    running = Receiver(accept=verifies)
+    yield running
+    running.close()
+
+
+def _authorised_consent(session: Session, webhook_url: str) -> tuple[str, str]:
+    """A bank client with a webhook URL and a consent an enterprise just authorised (the
+    ``consent.authorised`` event is due now)."""
+    now = dt.datetime.now(dt.UTC)
+    uscc = add_enterprise(session, 7)
+    bank = Bank(code="ZZB", name="郑州银行", name_en="Bank of Zhengzhou", kind="city_commercial")
+    session.add(bank)
+    session.flush()
+    admin = accounts.create_user(
+        session,
+        username="bank_admin",
+        password=secrets.token_urlsafe(12),
+        kind=UserKind.BANK,
+        roles=[Role.BANK_ADMIN],
+        now=now,
+        bank_id=bank.id,
+    )
+    rep = accounts.create_user(
+        session,
+        username="legal_rep",
+        password=secrets.token_urlsafe(12),
+        kind=UserKind.ENTERPRISE,
+        roles=[Role.LEGAL_REP],
+        now=now,
+        uscc=uscc,
+    )
+    rep.authenticated_at = now
+    client = OAuthClient(
+        client_id="bank-" + secrets.token_hex(4),
+        bank_id=bank.id,
+        name="webhook test",
+        redirect_uris=["https://bank.example/callback"],
+        jwks={"keys": []},
+        token_endpoint_auth_method="private_key_jwt",
+        webhook_url=webhook_url,
+        status=ClientStatus.ACTIVE.value,
+        registered_by=admin.id,
+        registered_at=now,
+    )
+    session.add(client)
+    session.flush()
+    consent = consents.create(
+        session,
+        client=client,
+        uscc=uscc,
+        categories=["tax"],
+        data_from=dt.date(2025, 11, 1),
+        data_to=dt.date(2026, 10, 31),
+        purpose="working-capital loan",
+        expires_at=now + dt.timedelta(days=30),
+        max_calls_per_day=10,
+        now=now,
+    )
+    consents.authorise(session, consent, rep, now)
+    session.commit()
+    return client.client_id, consent.id
+
+
+def _event(session: Session, consent_id: str) -> ConsentEvent:
+    session.rollback()  # a fresh look at what the worker committed
+    event = session.scalar(
+        select(ConsentEvent).where(
+            ConsentEvent.consent_id == consent_id, ConsentEvent.type == "consent.authorised"
+        )
+    )
+    assert event is not None
+    return event
+
+
+def _wait(session: Session, consent_id: str, attempts: int, timeout: float = 60.0) -> ConsentEvent:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        event = _event(session, consent_id)
+        if event.attempts >= attempts:
+            return event
+        time.sleep(0.2)
+    raise AssertionError(f"the worker made fewer than {attempts} attempts within {timeout}s")
+
+
+@pytest.mark.slow
+def test_worker_delivers_a_signed_webhook_and_retries_after_a_failure(
+    settings: Settings,
+    session: Session,
+    receiver: Receiver,
+    worker: tuple[Celery, str],
+) -> None:
+    celery, queue = worker
+    client_id, consent_id = _authorised_consent(session, receiver.url)
+    receiver.fail_next = 1
+
+    celery.send_task("authz.deliver_webhooks", queue=queue)
+    failed = _wait(session, consent_id, attempts=1)
+    assert receiver.statuses == [503]
+    assert failed.delivered_at is None
+    assert failed.next_attempt_at is not None
+    assert failed.next_attempt_at - failed.created_at >= webhooks.BACKOFF[0]
+
+    wait = (failed.next_attempt_at - dt.datetime.now(dt.UTC)).total_seconds()
+    time.sleep(max(0.0, wait) + 0.2)
+    celery.send_task("authz.deliver_webhooks", queue=queue)
+    delivered = _wait(session, consent_id, attempts=2)
+
+    assert receiver.statuses == [503, 204]  # 204: the receiver verified the JWS
+    assert delivered.delivered_at is not None
+    claims = json.loads(jws.extract_compact(receiver.bodies[0]).payload)
+    assert claims["type"] == "consent.authorised"
+    assert claims["aud"] == client_id
+    assert claims["data"]["consent_id"] == consent_id
+    assert [a.status_code for a in webhooks.attempts(session, delivered.id)] == [503, 204]

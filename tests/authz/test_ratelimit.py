@@ -10,7 +10,8 @@ import pytest
 import redis
 from sqlalchemy import Engine
 
-from authz.ratelimit import DatabaseRateLimiter, RateLimiter, RedisRateLimiter
+from authz.ledger.writer import LedgerWriter
+from authz.ratelimit import DatabaseRateLimiter, OneTimeId, RateLimiter, RedisRateLimiter
 from finance.core.db import make_engine
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -48,3 +49,32 @@ def test_database_limiter_is_shared_across_processes(engine: Engine) -> None:
 @pytest.mark.skipif(not _redis_available(), reason="no Redis at 127.0.0.1:6379")
 def test_redis_limiter_is_shared_across_processes() -> None:
     _shared(RedisRateLimiter(REDIS_URL), RedisRateLimiter(REDIS_URL))
+
+
+def _one_use(first: RateLimiter, second: RateLimiter) -> None:
+    """A DPoP proof's jti is admitted once, whichever process sees it first."""
+    key = "client:" + secrets.token_hex(4)
+    once = OneTimeId(secrets.token_hex(32), START + dt.timedelta(minutes=2))
+    admitted = first.admit(key, 10, START, once)
+    replayed = second.admit(key, 10, START + dt.timedelta(seconds=1), once)
+    assert admitted.fresh
+    assert admitted.decision.allowed
+    assert not replayed.fresh
+    assert replayed.decision.remaining == 8  # the replay still counted against the limit
+    assert first.admit(key, 10, START, None).fresh  # nothing to remember
+
+
+def test_database_store_admits_a_jti_once(engine: Engine) -> None:
+    other_process = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        _one_use(
+            DatabaseRateLimiter(engine, LedgerWriter(engine)), DatabaseRateLimiter(other_process)
+        )
+    finally:
+        other_process.dispose()
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not _redis_available(), reason="no Redis at 127.0.0.1:6379")
+def test_redis_store_admits_a_jti_once() -> None:
+    _one_use(RedisRateLimiter(REDIS_URL), RedisRateLimiter(REDIS_URL))

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,6 +95,22 @@ def chromium() -> Iterator[webdriver.Chrome]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait_until(driver: webdriver.Chrome, check: Callable[[], object], seconds: float = 10) -> None:
+    """Poll ``check`` until it is truthy: a page reached after a click is not there yet
+    when ``click()`` returns."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if check():
+                return
+        except (NoSuchElementException, StaleElementReferenceException):
+            pass
+        assert time.monotonic() < deadline, f"timed out at {driver.current_url}"
+        time.sleep(0.1)
 
 
 def wait_for_url(driver: webdriver.Chrome, fragment: str, seconds: float = 10) -> str:

@@ -32,7 +32,7 @@ from finance.core.types import utcnow
 from finance.institutions.models import Bank
 from tests.authz.support import ASSERTION_TYPE, add_enterprise, client_assertion, dpop_proof
 from tests.authz.support import new_key as new_ec_key
-from tests.e2e.support import chromium, live_server, require_browser, wait_for_url
+from tests.e2e.support import chromium, live_server, require_browser, wait_for_url, wait_until
 
 require_browser()
 
@@ -252,7 +252,7 @@ def test_approve_in_chinese_then_call_then_revoke_in_the_portal(
 
     browser.get(url)
     _log_in(browser)
-    assert browser.find_element(By.TAG_NAME, "h1").text == "数据授权确认"
+    wait_until(browser, lambda: browser.find_element(By.TAG_NAME, "h1").text == "数据授权确认")
     screen = browser.find_element(By.TAG_NAME, "table").text
     for shown in (
         "郑州银行",
@@ -267,7 +267,7 @@ def test_approve_in_chinese_then_call_then_revoke_in_the_portal(
     browser.find_element(By.CSS_SELECTOR, "button[value=approve]").click()
 
     wait_for_url(browser, "/callback")
-    assert browser.find_element(By.TAG_NAME, "h1").text == "bank received"
+    wait_until(browser, lambda: browser.find_element(By.TAG_NAME, "h1").text == "bank received")
     returned = callback.received[-1]
     assert returned["state"] == state
     assert returned["iss"] == platform.base
@@ -290,7 +290,9 @@ def test_approve_in_chinese_then_call_then_revoke_in_the_portal(
     assert "郑州银行" in row.text
     assert row.find_element(By.CSS_SELECTOR, ".status").text == "已授权"
     row.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_for_url(browser, "/my/consents")
+    wait_until(
+        browser, lambda: browser.find_element(By.CSS_SELECTOR, "table tr .status").text != "已授权"
+    )
     status = browser.find_element(By.CSS_SELECTOR, "table tr .status")
     assert status.text == "已撤销"
     assert status.get_attribute("data-status") == "Revoked"
@@ -310,7 +312,9 @@ def test_reject_in_english_sends_access_denied_to_the_bank(
     browser.get(platform.base + "/login?lang=en")  # the English switch, remembered
     browser.get(url)
     _log_in(browser)
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Approve data access"
+    wait_until(
+        browser, lambda: browser.find_element(By.TAG_NAME, "h1").text == "Approve data access"
+    )
     screen = browser.find_element(By.TAG_NAME, "table").text
     assert "Bank of Zhengzhou" in screen
     browser.find_element(By.CSS_SELECTOR, "button[value=reject]").click()

@@ -16,7 +16,7 @@ from finance.core.settings import Settings
 from finance.core.types import utcnow
 from finance.ingestion.service import ingest_file
 from tests.builders import registration_row, uscc, write_csv
-from tests.e2e.support import chromium, live_server, require_browser, wait_for_url
+from tests.e2e.support import chromium, live_server, require_browser, wait_for_url, wait_until
 
 require_browser()
 
@@ -63,11 +63,15 @@ def test_login_in_chinese_then_english_and_land_on_my_consents(
     browser.find_element(By.NAME, "username").send_keys("legalrep")
     browser.find_element(By.NAME, "password").send_keys("wrong password entirely")
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    assert browser.find_element(By.CSS_SELECTOR, "[role=alert]").is_displayed()
+    wait_until(
+        browser, lambda: browser.find_element(By.CSS_SELECTOR, "[role=alert]").is_displayed()
+    )
 
     browser.find_element(By.NAME, "username").send_keys("legalrep")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait_for_url(browser, "/my/consents")
-    assert "My consents" in browser.page_source  # the English choice is remembered
+    wait_until(
+        browser, lambda: "My consents" in browser.page_source
+    )  # the English choice is remembered
     browser.save_screenshot(str(tmp_path / "my-consents.png"))

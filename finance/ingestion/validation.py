@@ -9,10 +9,13 @@ money, dates for dates and months, canonical codes for enumerations.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from stdnum.cn import ric
 
 from finance.core.reference import city_of, section_of
@@ -212,11 +215,23 @@ def _cross_field_checks(
         errors.add(frame, early, "closed_on", "closed before it was filed")
 
 
+def known_enterprises(usccs: Collection[str]) -> pa.Array:
+    """The registry's USCCs in the form ``validate_chunk`` looks them up in: built once per
+    file, so each chunk's lookup costs the chunk's size, not the registry's."""
+    return pa.array(list(usccs), type=pa.string())
+
+
+def _is_in(values: pd.Series, value_set: pa.Array) -> pd.Series:
+    array = pa.array(values.to_numpy(dtype=object), type=pa.string())
+    found = pc.is_in(array, value_set=value_set).to_numpy(zero_copy_only=False)
+    return pd.Series(found, index=values.index, dtype=bool)
+
+
 def validate_chunk(
     frame: pd.DataFrame,
     category: Category,
     *,
-    known_usccs: set[str] | None,
+    known_usccs: pa.Array | Collection[str] | None,
     seen_keys: dict[str, int],
     latest: dt.date,
 ) -> ChunkResult:
@@ -236,7 +251,9 @@ def validate_chunk(
     bad_code = uscc_present & problems.notna()
     errors.add(frame, bad_code, "uscc", problems)
     if known_usccs is not None:
-        unknown = uscc_present & ~bad_code & ~uscc.isin(known_usccs)
+        if not isinstance(known_usccs, pa.Array):
+            known_usccs = known_enterprises(known_usccs)
+        unknown = uscc_present & ~bad_code & ~_is_in(uscc, known_usccs)
         errors.add(
             frame,
             unknown,
@@ -264,8 +281,9 @@ def validate_chunk(
         key_text = key_text + "|" + part.astype("str").where(part.notna(), "")
     lines = frame["line"]
     duplicate_in_chunk = keep & key_text.where(keep).duplicated(keep="first") & keep
-    keys = key_text.tolist()
-    seen_before = keep & pd.Series([k in seen_keys for k in keys], index=frame.index, dtype=bool)
+    keys = np.asarray(key_text.tolist(), dtype=object)
+    already = np.fromiter(map(seen_keys.__contains__, keys), dtype=bool, count=len(keys))
+    seen_before = keep & pd.Series(already, index=frame.index, dtype=bool)
     duplicate = duplicate_in_chunk | seen_before
     if duplicate.any():
         first_line_in_chunk = (
@@ -281,11 +299,8 @@ def validate_chunk(
         errors.add(frame, duplicate, "uscc", reasons.reindex(frame.index))
         keep &= ~duplicate
         rejections = errors.frame()
-    seen_keys.update(
-        (key, line)
-        for key, line, kept in zip(keys, lines.tolist(), keep.tolist(), strict=True)
-        if kept
-    )
+    kept = keep.to_numpy(dtype=bool)
+    seen_keys.update(zip(keys[kept].tolist(), lines.to_numpy()[kept].tolist(), strict=True))
 
     accepted = pd.DataFrame({"line": lines[keep].to_numpy(), "uscc": uscc[keep].to_numpy()})
     for spec in category.columns:

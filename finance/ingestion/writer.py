@@ -50,7 +50,7 @@ def _pg_type(sql_type: TypeEngine[Any]) -> PgType:
     return PgType.TEXT
 
 
-def _repeated(value: Any, count: int, arrow_type: pa.DataType) -> pa.Array:
+def _constant(value: Any, count: int, arrow_type: pa.DataType) -> pa.Array:
     return pa.array([value], type=arrow_type).take(np.zeros(count, dtype=np.int32))
 
 
@@ -106,10 +106,10 @@ class CategoryWriter:
         count = len(rows)
         source, batch_id, ingested_at, as_of = lineage
         arrays += [
-            _repeated(source, count, pa.string()),
-            _repeated(batch_id, count, pa.int64()),
-            _repeated(ingested_at, count, pa.timestamp("us", tz="UTC")),
-            _repeated(as_of, count, pa.date32()),
+            _constant(source, count, pa.string()),
+            _constant(batch_id, count, pa.int64()),
+            _constant(ingested_at, count, pa.timestamp("us", tz="UTC")),
+            _constant(as_of, count, pa.date32()),
         ]
         return pa.Table.from_arrays(arrays, names=self.all_columns)
 

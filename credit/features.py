@@ -5,12 +5,14 @@ categories up to the month before the as-of month (a month is complete only once
 ended), event categories up to the day before. Windows are the 24 complete months before
 the as-of month (monthly data) and 365 / 730 days before the as-of date (events).
 
-Two ways in, one computation: ``batch_features`` reads many enterprises (each with its
-own as-of date) with one query per table and pandas joins; ``enterprise_features`` reads
-one enterprise with small indexed queries and no pandas. Both turn the rows into the same
+Two ways in, checked against each other: ``batch_features`` reads many enterprises (each
+with its own as-of date) with one query per table and pandas joins, turns the rows into
 arrays (a ``[n, 24]`` monthly panel per measure, event arrays tagged with the request they
-belong to) and call ``_compute``, so they agree exactly. Sums are of integer fen or counts,
-exact in float64, so their order cannot change a result.
+belong to) and calls ``_compute`` (numpy over all requests at once);
+``enterprise_features``, the online path, reads one enterprise in one round trip and
+calls ``_compute_one`` (scalar Python, the same operations). Sums are of integer fen or
+counts, exact in float64, so their order cannot change a result and the two agree
+exactly (tested).
 
 Registry attributes (founding date, capital, size class, industry, city) come from the
 enterprise registry, which holds the latest registration snapshot: they are treated as
@@ -579,12 +581,11 @@ _INT, _TEXT, _DATE = "BIGINT", "VARCHAR", "DATE"  # the SQL type of a kind's NUL
 @dataclass(frozen=True, slots=True)
 class _Branch:
     """One ``SELECT`` of the union: a category table or the registry. Every row carries
-    the branch's number and its date first; ``slots`` gives the row position of each of
-    ``columns``."""
+    the branch's number and its date first; ``slots`` gives the row position of each
+    further column read."""
 
     table: Any
     date_column: str
-    columns: tuple[str, ...]
     slots: dict[str, int]
 
 
@@ -616,7 +617,7 @@ def _layout() -> tuple[tuple[_Branch, ...], tuple[str, ...]]:
         for column, kind in zip(columns, column_kinds, strict=True):
             slots[column] = start[kind] + used[kind]
             used[kind] += 1
-        branches.append(_Branch(table, date_column, columns, slots))
+        branches.append(_Branch(table, date_column, slots))
     return tuple(branches), tuple(k for k in (_INT, _TEXT, _DATE) for _ in range(width[k]))
 
 
@@ -726,6 +727,7 @@ def enterprise_features(session: Session, uscc: str, as_of: dt.date) -> dict[str
 
 
 def _slot(table: str, column: str) -> int:
+    """Row position of an event or registry column in the union."""
     if table == "enterprises":
         return _BRANCHES[_REGISTRY].slots[column]
     return _BRANCHES[_MONTHLY_BRANCHES + list(EVENTS).index(table)].slots[column]

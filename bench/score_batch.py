@@ -40,8 +40,8 @@ FINANCE = str(Path(sys.executable).with_name("finance"))
 def rescore(as_of: dt.date, chunk_size: int, workers: bool) -> dict[str, Any]:
     command = [FINANCE, "credit", "rescore", "--as-of", as_of.isoformat()]
     command += ["--chunk-size", str(chunk_size), "--json"]
-    if workers:
-        command.append("--workers")
+    # Explicit either way: by default rescore would look for running workers itself.
+    command.append("--workers" if workers else "--inline")
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return result

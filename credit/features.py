@@ -5,12 +5,14 @@ categories up to the month before the as-of month (a month is complete only once
 ended), event categories up to the day before. Windows are the 24 complete months before
 the as-of month (monthly data) and 365 / 730 days before the as-of date (events).
 
-Two ways in, one computation: ``batch_features`` reads many enterprises (each with its
-own as-of date) with one query per table and pandas joins; ``enterprise_features`` reads
-one enterprise with small indexed queries and no pandas. Both turn the rows into the same
+Two ways in, checked against each other: ``batch_features`` reads many enterprises (each
+with its own as-of date) with one query per table and pandas joins, turns the rows into
 arrays (a ``[n, 24]`` monthly panel per measure, event arrays tagged with the request they
-belong to) and call ``_compute``, so they agree exactly. Sums are of integer fen or counts,
-exact in float64, so their order cannot change a result.
+belong to) and calls ``_compute`` (numpy over all requests at once);
+``enterprise_features``, the online path, reads one enterprise in one round trip and
+calls ``_compute_one`` (scalar Python, the same operations). Sums are of integer fen or
+counts, exact in float64, so their order cannot change a result and the two agree
+exactly (tested).
 
 Registry attributes (founding date, capital, size class, industry, city) come from the
 enterprise registry, which holds the latest registration snapshot: they are treated as
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sqlalchemy import select
+from sqlalchemy import Boolean, Date, String, select
 from sqlalchemy.orm import Session
 
 from finance.enterprises.models import Enterprise
@@ -521,21 +525,6 @@ def _monthly_columns(table_name: str) -> list[str]:
     return columns
 
 
-# Per monthly table: (measure index, positions of its columns in the row, rank map or None).
-_TABLE_MEASURES: dict[str, list[tuple[int, list[int], Mapping[str, float] | None]]] = {
-    table_name: [
-        (
-            M[measure],
-            [_monthly_columns(table_name).index(c) + 1 for c in sources],
-            RANKS.get(measure),
-        )
-        for measure, (table, sources) in MONTHLY.items()
-        if table == table_name
-    ]
-    for table_name in MONTHLY_TABLES
-}
-
-
 def _event_column(column: str, values: Sequence[Any]) -> NDArray[Any]:
     """Event columns as arrays: amounts in fen (NULL = 0), dates as day numbers (NULL =
     -1), flags as 0/1, text as objects."""
@@ -576,119 +565,401 @@ def _date(value: Any) -> dt.date:
 
 
 # ---------------------------------------------------------------- one enterprise
+#
+# The online path reads everything about one enterprise in one round trip (one UNION ALL
+# over the category tables and the registry, as driver SQL on the session's connection)
+# and computes its features with scalar Python: for a single row, numpy's per-call
+# overhead (about 200 calls in ``_compute``) costs more than the arithmetic.
+# ``_compute_one`` mirrors ``_compute`` statistic by statistic with the same IEEE
+# operations on the same integer-valued floats, so the two paths give identical values;
+# tests/credit/test_features.py checks that they do.
+
+REGISTRY_COLUMNS = ("registered_capital_fen", *CATEGORICAL)  # and founded_on as the date
+_INT, _TEXT, _DATE = "BIGINT", "VARCHAR", "DATE"  # the SQL type of a kind's NULL
 
 
 @dataclass(frozen=True, slots=True)
-class _Statements:
-    """The single-enterprise queries as driver SQL, built once per parameter style: the
-    online path runs them on the session's DBAPI connection, skipping SQLAlchemy's
-    statement and result machinery (about 10x less overhead per query)."""
+class _Branch:
+    """One ``SELECT`` of the union: a category table or the registry. Every row carries
+    the branch's number and its date first; ``slots`` gives the row position of each
+    further column read."""
 
-    monthly: dict[str, str]
-    events: dict[str, str]
-    registry: str
+    table: Any
+    date_column: str
+    slots: dict[str, int]
+
+
+def _kind(column: Any) -> str:
+    if isinstance(column.type, Date):
+        return _DATE
+    if isinstance(column.type, String):
+        return _TEXT
+    return _INT  # integers, and booleans read as 0/1
+
+
+def _layout() -> tuple[tuple[_Branch, ...], tuple[str, ...]]:
+    """The branches (monthly tables, event tables, registry) and the kind of each
+    position of the shared row after the first two. A position holds columns of one kind
+    only, and branches without a column there select a NULL of that kind, so PostgreSQL
+    can type the union."""
+    specs: list[tuple[Any, str, tuple[str, ...]]] = [
+        (data_table(name), "period", tuple(_monthly_columns(name))) for name in MONTHLY_TABLES
+    ]
+    specs += [(data_table(name), date, columns) for name, (date, columns) in EVENTS.items()]
+    specs.append((Enterprise.__table__, "founded_on", REGISTRY_COLUMNS))
+    kinds = [[_kind(table.c[c]) for c in columns] for table, _, columns in specs]
+    width = {k: max(row.count(k) for row in kinds) for k in (_INT, _TEXT, _DATE)}
+    start = {_INT: 2, _TEXT: 2 + width[_INT], _DATE: 2 + width[_INT] + width[_TEXT]}
+    branches = []
+    for (table, date_column, columns), column_kinds in zip(specs, kinds, strict=True):
+        used = dict.fromkeys(start, 0)
+        slots = {}
+        for column, kind in zip(columns, column_kinds, strict=True):
+            slots[column] = start[kind] + used[kind]
+            used[kind] += 1
+        branches.append(_Branch(table, date_column, slots))
+    return tuple(branches), tuple(k for k in (_INT, _TEXT, _DATE) for _ in range(width[k]))
+
+
+_BRANCHES, _SLOT_KINDS = _layout()
+_MONTHLY_BRANCHES = len(MONTHLY_TABLES)
+_REGISTRY = len(_BRANCHES) - 1
+
+# Per monthly branch: (measure index, row positions of its columns, rank map or None).
+_BRANCH_MEASURES: tuple[tuple[tuple[int, tuple[int, ...], Mapping[str, float] | None], ...], ...]
+_BRANCH_MEASURES = tuple(
+    tuple(
+        (M[measure], tuple(_BRANCHES[b].slots[c] for c in sources), RANKS.get(measure))
+        for measure, (table, sources) in MONTHLY.items()
+        if table == table_name
+    )
+    for b, table_name in enumerate(MONTHLY_TABLES)
+)
 
 
 @functools.cache
-def _statements(placeholder: str) -> _Statements:
-    monthly = {
-        name: f"SELECT period, {', '.join(_monthly_columns(name))} FROM "
-        f"{data_table(name).name} WHERE uscc = {placeholder} AND period >= {placeholder} "
-        f"AND period < {placeholder}"
-        for name in MONTHLY_TABLES
-    }
-    events = {
-        name: f"SELECT {date_column}, {', '.join(columns)} FROM {data_table(name).name} "
-        f"WHERE uscc = {placeholder} AND {date_column} < {placeholder}"
-        for name, (date_column, columns) in EVENTS.items()
-    }
-    registry = (
-        "SELECT founded_on, registered_capital_fen, size_class, industry_section, city_code "
-        f"FROM enterprises WHERE uscc = {placeholder}"
-    )
-    return _Statements(monthly, events, registry)
+def _union_sql(placeholder: str) -> str:
+    selects = []
+    for number, branch in enumerate(_BRANCHES):
+        expressions = [str(number), branch.date_column]
+        expressions += [f"CAST(NULL AS {kind})" for kind in _SLOT_KINDS]
+        for column, slot in branch.slots.items():
+            is_flag = isinstance(branch.table.c[column].type, Boolean)
+            expressions[slot] = f"CAST({column} AS INTEGER)" if is_flag else column
+        where = f"uscc = {placeholder}"
+        if number < _MONTHLY_BRANCHES:
+            where += f" AND period >= {placeholder} AND period < {placeholder}"
+        elif number < _REGISTRY:
+            where += f" AND {branch.date_column} < {placeholder}"
+        selects.append(f"SELECT {', '.join(expressions)} FROM {branch.table.name} WHERE {where}")
+    return "\nUNION ALL\n".join(selects)
+
+
+@functools.lru_cache(maxsize=64)
+def _month_offsets(months_end: int) -> dict[Any, int]:
+    """Panel offset of each of the 24 months before ``months_end``, keyed by the period
+    as either driver gives it (ISO text from SQLite, a date from PostgreSQL)."""
+    offsets: dict[Any, int] = {}
+    for offset in range(MONTHS):
+        first = month_start(months_end - MONTHS + offset)
+        offsets[first] = offsets[first.isoformat()] = offset
+    return offsets
+
+
+_EPOCH_ORDINAL = EPOCH.toordinal()
+
+
+def _day_of(value: Any) -> int:
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10]).toordinal() - _EPOCH_ORDINAL
+    return _date(value).toordinal() - _EPOCH_ORDINAL
 
 
 def enterprise_features(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
     """The feature values of one enterprise as of ``as_of``: numbers (NaN when unknown) and,
     for categorical features, strings (None when unknown)."""
     connection = session.connection()
-    sqlite = connection.dialect.name == "sqlite"
-    statements = _statements("?" if connection.dialect.paramstyle == "qmark" else "%s")
+    sql = _union_sql("?" if connection.dialect.paramstyle == "qmark" else "%s")
+    months_end = month_index(as_of)
+    if connection.dialect.name == "sqlite":
+        first: Any = month_start(months_end - MONTHS).isoformat()
+        end: Any = month_start(months_end).isoformat()
+        before: Any = as_of.isoformat()
+    else:
+        first, end, before = month_start(months_end - MONTHS), month_start(months_end), as_of
+    parameters = (uscc, first, end) * _MONTHLY_BRANCHES + (uscc, before) * len(EVENTS) + (uscc,)
     cursor = connection.connection.cursor()
-
-    def day_param(day: dt.date) -> Any:
-        return day.isoformat() if sqlite else day
-
     try:
-        months_end = month_index(as_of)
-        first = day_param(month_start(months_end - MONTHS))
-        end = day_param(month_start(months_end))
-        panel = np.full((1, len(MEASURES), MONTHS), np.nan)
-        origin = months_end - MONTHS
-        for table_name, sql in statements.monthly.items():
-            cursor.execute(sql, (uscc, first, end))
-            rows = cursor.fetchall()
-            if not rows:
-                continue
-            offsets = np.array([_month_of(row[0]) for row in rows]) - origin
-            for measure, positions, ranks in _TABLE_MEASURES[table_name]:
-                if ranks is not None:
-                    values = np.array(
-                        [
-                            np.nan
-                            if row[positions[0]] is None
-                            else ranks.get(row[positions[0]], np.nan)
-                            for row in rows
-                        ],
-                        dtype=np.float64,
-                    )
-                else:
-                    # None becomes NaN; the columns are added in the batch path's order.
-                    values = np.zeros(len(rows))
-                    for position in positions:
-                        values = values + np.array(
-                            [row[position] for row in rows], dtype=np.float64
-                        )
-                panel[0, measure, offsets] = values
-
-        events = {}
-        as_of_param = day_param(as_of)
-        for table_name, sql in statements.events.items():
-            cursor.execute(sql, (uscc, as_of_param))
-            rows = cursor.fetchall()
-            columns = EVENTS[table_name][1]
-            events[table_name] = _Events(
-                request=np.zeros(len(rows), dtype=np.int64),
-                day=np.array([day_number(_date(row[0])) for row in rows], dtype=np.int64),
-                columns={
-                    column: _event_column(column, [row[i] for row in rows])
-                    for i, column in enumerate(columns, start=1)
-                },
-            )
-        cursor.execute(statements.registry, (uscc,))
-        enterprise = cursor.fetchone()
+        cursor.execute(sql, parameters)
+        rows = cursor.fetchall()
     finally:
         cursor.close()
 
-    if enterprise is None:
-        founded, capital = np.nan, np.nan
-        categories: dict[str, list[str | None]] = {name: [None] for name in CATEGORICAL}
-    else:
-        founded = float(day_number(_date(enterprise[0])))
-        capital = float(enterprise[1])
-        categories = {name: [enterprise[i]] for i, name in enumerate(CATEGORICAL, start=2)}
-    raw = _Raw(
-        n=1,
-        as_of_day=np.array([day_number(as_of)], dtype=np.int64),
-        panel=panel,
-        events=events,
-        founded_day=np.array([founded]),
-        capital_fen=np.array([capital]),
-        categories=categories,
+    by_branch: list[list[Any]] = [[] for _ in _BRANCHES]
+    for row in rows:
+        by_branch[row[0]].append(row)
+
+    panel: list[list[float | None]] = [[None] * MONTHS for _ in MEASURES]
+    offsets = _month_offsets(months_end)
+    origin = months_end - MONTHS
+    for number, measures in enumerate(_BRANCH_MEASURES):
+        for row in by_branch[number]:
+            offset = offsets.get(row[1])
+            if offset is None:
+                offset = _month_of(row[1]) - origin
+            for measure, positions, ranks in measures:
+                if ranks is not None:
+                    rating = row[positions[0]]
+                    panel[measure][offset] = None if rating is None else ranks.get(rating)
+                else:
+                    # As in the batch path: a missing column makes the month missing.
+                    total = 0.0
+                    for position in positions:
+                        value = row[position]
+                        if value is None:
+                            break
+                        total = total + float(value)
+                    else:
+                        panel[measure][offset] = total
+    events = {name: by_branch[_MONTHLY_BRANCHES + i] for i, name in enumerate(EVENTS)}
+    registry = by_branch[_REGISTRY][0] if by_branch[_REGISTRY] else None
+    return _compute_one(day_number(as_of), panel, events, registry)
+
+
+def _slot(table: str, column: str) -> int:
+    """Row position of an event or registry column in the union."""
+    if table == "enterprises":
+        return _BRANCHES[_REGISTRY].slots[column]
+    return _BRANCHES[_MONTHLY_BRANCHES + list(EVENTS).index(table)].slots[column]
+
+
+_COURT_ROLE, _COURT_TYPE = _slot("judicial", "role"), _slot("judicial", "case_type")
+_COURT_AMOUNT, _COURT_CLOSED = _slot("judicial", "amount_fen"), _slot("judicial", "closed_on")
+_COURT_DISHONEST = _slot("judicial", "dishonest_debtor")
+_PENALTY_TYPE = _slot("penalties", "penalty_type")
+_PENALTY_AMOUNT = _slot("penalties", "amount_fen")
+_IP_TYPE = _slot("ip", "ip_type")
+_AWARD_AMOUNT = _slot("procurement", "amount_fen")
+_EVENT_TYPE = _slot("registration", "event_type")
+_EVENT_EMPLOYEES = _slot("registration", "employees")
+_EVENT_REVENUE = _slot("registration", "revenue_fen")
+_CAPITAL = _slot("enterprises", "registered_capital_fen")
+_CATEGORY_SLOTS = tuple(_slot("enterprises", name) for name in CATEGORICAL)
+NAN = math.nan
+
+
+def _window(series: list[float | None], start: int, stop: int) -> tuple[float, float, int]:
+    """Sum (NaN when no month is known), mean and count of the known months."""
+    known = [v for v in series[start:stop] if v is not None]
+    if not known:
+        return NAN, NAN, 0
+    total = 0.0
+    for value in known:
+        total += value
+    return total, total / len(known), len(known)
+
+
+def _change_one(recent: float, prior: float) -> float:
+    """``_change`` for one pair."""
+    total = recent + prior
+    if math.isnan(total):
+        return NAN
+    return (recent - prior) / total if total > 0 else 0.0
+
+
+def _amount(value: Any) -> float:
+    return 0.0 if value is None else float(value)
+
+
+def _latest_value(rows: list[Any], position: int) -> float:
+    """``_latest_event_value`` for one enterprise: the value in its latest event that has
+    one (the largest if several share that day), NaN when none has."""
+    best_day, best = -1 << 62, NAN
+    for row in rows:
+        value = row[position]
+        if value is None:
+            continue
+        day = _day_of(row[1])
+        if day > best_day:
+            best_day, best = day, float(value)
+        elif day == best_day and value > best:
+            best = float(value)
+    return best
+
+
+def _compute_one(
+    as_of: int,
+    panel: list[list[float | None]],
+    events: dict[str, list[Any]],
+    registry: Any,
+) -> dict[str, Any]:
+    """The features of one enterprise from its monthly panel (``None`` where a month has
+    no record), its event rows (all dated before the as-of date) and its registry row."""
+    imports, exports = panel[M["imports"]], panel[M["exports"]]
+    panel[M["trade"]] = [
+        None if i is None or e is None else i + e for i, e in zip(imports, exports, strict=True)
+    ]
+
+    # Only the statistics a feature uses are computed (the batch path computes every
+    # statistic for every measure: there it is one numpy call each).
+    def mean(measure: int, start: int, stop: int) -> float:
+        return _window(panel[measure], start, stop)[1]
+
+    def total12(measure: int) -> float:
+        return _window(panel[measure], 12, 24)[0]
+
+    def trend(measure: int) -> float:
+        return _change_one(mean(measure, 12, 24), mean(measure, 0, 12))
+
+    def trend6(measure: int) -> float:
+        return _change_one(mean(measure, 18, 24), mean(measure, 12, 18))
+
+    def yoy3(measure: int) -> float:
+        return _change_one(mean(measure, 21, 24), mean(measure, 9, 12))
+
+    def latest(measure: int) -> float:
+        for value in reversed(panel[measure]):
+            if value is not None:
+                return value
+        return NAN
+
+    def year_change(measure: int) -> float:
+        recent, prior = panel[measure][23], panel[measure][11]
+        return NAN if recent is None or prior is None else _change_one(recent, prior)
+
+    def months(measure: int, start: int, zero: bool = False) -> float:
+        """Months from ``start`` to the end with a positive (or a zero) value; NaN when
+        none of them is known."""
+        known = [v for v in panel[measure][start:24] if v is not None]
+        if not known:
+            return NAN
+        return float(sum(1 for v in known if (v == 0 if zero else v > 0)))
+
+    tax = M["tax_total"]
+    recent_tax = panel[tax][12:24]
+    step_total, steps, level = 0.0, 0, 0.0
+    for before, after in itertools.pairwise(recent_tax):
+        if before is not None and after is not None:
+            step_total += abs(after - before)
+            steps += 1
+    for value in recent_tax:
+        if value is not None:
+            level += value
+    volatility = step_total / level if steps >= 2 and level > 0 else NAN
+
+    out: dict[str, Any] = {
+        "tax_paid_12m_yuan": total12(tax) / 100,
+        "tax_paid_trend": trend(tax),
+        "tax_paid_trend_6m": trend6(tax),
+        "tax_paid_3m_yoy": yoy3(tax),
+        "tax_volatility_12m": volatility,
+        "tax_zero_months_12m": months(tax, 12, zero=True),
+        "tax_months_reported_12m": float(12 - panel[tax][12:24].count(None)),
+        "tax_arrears_yuan": latest(M["tax_arrears"]) / 100,
+        "tax_arrears_months_12m": months(M["tax_arrears"], 12),
+        "tax_arrears_months_6m": months(M["tax_arrears"], 18),
+        "tax_rating_rank": latest(M["tax_rating"]),
+        "insured_employees": latest(M["si_employees"]),
+        "insured_employees_trend": trend(M["si_employees"]),
+        "insured_employees_change_12m": year_change(M["si_employees"]),
+        "social_contrib_12m_yuan": total12(M["si_contrib"]) / 100,
+        "social_arrears_yuan": latest(M["si_arrears"]) / 100,
+        "social_arrears_months_12m": months(M["si_arrears"], 12),
+        "social_arrears_months_6m": months(M["si_arrears"], 18),
+        "housing_contributors": latest(M["hf_contributors"]),
+        "housing_amount_12m_yuan": total12(M["hf_amount"]) / 100,
+        "housing_amount_trend": trend(M["hf_amount"]),
+        "electricity_12m_kwh": total12(M["electricity"]),
+        "electricity_trend": trend(M["electricity"]),
+        "electricity_drop_3m_yoy": yoy3(M["electricity"]),
+        "electricity_trend_6m": trend6(M["electricity"]),
+        "water_trend": trend(M["water"]),
+        "water_drop_3m_yoy": yoy3(M["water"]),
+        "utility_overdue_yuan": latest(M["util_overdue"]) / 100,
+        "utility_overdue_months_12m": months(M["util_overdue"], 12),
+        "utility_overdue_months_6m": months(M["util_overdue"], 18),
+        "exports_12m_yuan": total12(M["exports"]) / 100,
+        "imports_12m_yuan": total12(M["imports"]) / 100,
+        "customs_trade_trend": trend(M["trade"]),
+        "customs_credit_rank": latest(M["customs_credit"]),
+    }
+
+    since_24m, since_12m = as_of - DAYS_24M, as_of - DAYS_12M
+    defendant = defendant_24m = enforcement = still_open = dishonest = 0
+    claimed = 0.0
+    for row in events["judicial"]:
+        role = row[_COURT_ROLE]
+        adverse = role in ADVERSE_ROLES
+        if adverse:
+            defendant += 1
+            if _day_of(row[1]) >= since_24m:
+                defendant_24m += 1
+                claimed += _amount(row[_COURT_AMOUNT])
+            closed = row[_COURT_CLOSED]
+            if closed is None or _day_of(closed) >= as_of:
+                still_open += 1
+        if row[_COURT_TYPE] == "enforcement" and role == "respondent":
+            enforcement += 1
+        if row[_COURT_DISHONEST]:
+            dishonest += 1
+    out["court_cases_defendant_24m"] = float(defendant_24m)
+    out["court_cases_defendant_all"] = float(defendant)
+    out["court_amount_defendant_24m_yuan"] = claimed / 100
+    out["enforcement_cases_all"] = float(enforcement)
+    out["open_cases_defendant"] = float(still_open)
+    out["dishonest_debtor"] = float(min(dishonest, 1))
+
+    penalties_24m = penalties_12m = severe = 0
+    fines = 0.0
+    for row in events["penalties"]:
+        day = _day_of(row[1])
+        if day >= since_24m:
+            penalties_24m += 1
+            fines += _amount(row[_PENALTY_AMOUNT])
+        if day >= since_12m:
+            penalties_12m += 1
+        if row[_PENALTY_TYPE] in SEVERE_PENALTIES:
+            severe += 1
+    out["penalties_24m"] = float(penalties_24m)
+    out["penalties_12m"] = float(penalties_12m)
+    out["penalties_amount_24m_yuan"] = fines / 100
+    out["penalties_severe_all"] = float(severe)
+
+    ip = events["ip"]
+    out["ip_count_all"] = float(len(ip))
+    out["invention_patents_all"] = float(
+        sum(1 for row in ip if row[_IP_TYPE] == "invention_patent")
     )
-    computed = _compute(raw)
-    return {name: computed[name][0] for name in FEATURE_NAMES}
+
+    awards, awarded = 0, 0.0
+    for row in events["procurement"]:
+        if _day_of(row[1]) >= since_24m:
+            awards += 1
+            awarded += _amount(row[_AWARD_AMOUNT])
+    out["procurement_awards_24m"] = float(awards)
+    out["procurement_amount_24m_yuan"] = awarded / 100
+
+    registration = events["registration"]
+    out["registration_changes_12m"] = float(
+        sum(
+            1
+            for row in registration
+            if row[_EVENT_TYPE] == "change" and _day_of(row[1]) >= since_12m
+        )
+    )
+    out["reported_employees"] = _latest_value(registration, _EVENT_EMPLOYEES)
+    out["reported_revenue_yuan"] = _latest_value(registration, _EVENT_REVENUE) / 100
+
+    if registry is None or registry[1] is None:
+        out["age_years"] = NAN
+    else:
+        out["age_years"] = (as_of - float(_day_of(registry[1]))) / 365.25
+    capital = None if registry is None else registry[_CAPITAL]
+    out["registered_capital_yuan"] = NAN if capital is None else float(capital) / 100
+    for name, slot in zip(CATEGORICAL, _CATEGORY_SLOTS, strict=True):
+        value = None if registry is None else registry[slot]
+        out[name] = None if value is None else str(value)
+    return {name: out[name] for name in FEATURE_NAMES}
 
 
 # ---------------------------------------------------------------- many enterprises

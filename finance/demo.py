@@ -90,7 +90,12 @@ def main() -> None:
         f"  http://127.0.0.1:{DEMO_PORT}/docs for the API reference"
     )
     console.rule(f"serving on http://127.0.0.1:{DEMO_PORT} (data in {settings.resolved_data_dir})")
-    _finance("serve", "--host", "127.0.0.1", "--port", DEMO_PORT, capture=False)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The server replaces this process, so Ctrl-C or a SIGTERM to `make demo` stops it
+    # (a child server would outlive a terminated parent).
+    serve = ["-m", "finance.cli.main", "serve", "--host", "127.0.0.1", "--port", DEMO_PORT]
+    os.execv(sys.executable, [sys.executable, *serve])
 
 
 if __name__ == "__main__":

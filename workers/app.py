@@ -27,12 +27,45 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from celery import Celery
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, bootsteps
 from celery.schedules import crontab
 
 from finance.core.settings import Settings, get_settings
+from finance.core.worker_presence import HEARTBEAT_SECONDS, remove_heartbeat, write_heartbeat
 
 TASK_MODULES = ["workers.credit", "workers.webhooks"]
+
+
+def heartbeat_step(data_dir: Path) -> type[bootsteps.StartStopStep]:
+    """A worker step that writes the worker's heartbeat file (its queues) under
+    ``data_dir`` every few seconds, so commands can tell it is running where the broker
+    cannot broadcast a ping (the embedded broker); see ``finance.core.worker_presence``."""
+
+    class Heartbeat(bootsteps.StartStopStep):  # type: ignore[misc]
+        requires = ("celery.worker.components:Timer",)
+
+        def __init__(self, worker: Any, **kwargs: Any) -> None:
+            super().__init__(worker, **kwargs)
+            self.timer_entry: Any = None
+
+        def start(self, worker: Any) -> None:
+            queues = sorted(worker.app.amqp.queues.consume_from or worker.app.amqp.queues)
+
+            def beat() -> None:
+                write_heartbeat(data_dir, worker.hostname, queues)
+
+            beat()
+            self.timer_entry = worker.timer.call_repeatedly(HEARTBEAT_SECONDS, beat)
+
+        def stop(self, worker: Any) -> None:
+            if self.timer_entry is not None:
+                self.timer_entry.cancel()
+            remove_heartbeat(data_dir, worker.hostname)
+
+    return Heartbeat
 
 
 def make_app(settings: Settings | None = None) -> Celery:
@@ -69,6 +102,7 @@ def make_app(settings: Settings | None = None) -> Celery:
             },
         },
     )
+    celery.steps["worker"].add(heartbeat_step(settings.resolved_data_dir))
     return celery
 
 

@@ -43,6 +43,12 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "submit": {"zh": "提交", "en": "Submit"},
     "switch": {"zh": "English", "en": "中文"},
+    # Consent statuses, keyed ``status_<status>`` (the API keeps the English codes).
+    "status_AwaitingAuthorisation": {"zh": "待授权", "en": "Awaiting authorisation"},
+    "status_Authorised": {"zh": "已授权", "en": "Authorised"},
+    "status_Rejected": {"zh": "已拒绝", "en": "Rejected"},
+    "status_Revoked": {"zh": "已撤销", "en": "Revoked"},
+    "status_Expired": {"zh": "已过期", "en": "Expired"},
 }
 
 

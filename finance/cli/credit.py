@@ -1,9 +1,10 @@
 """``finance credit ...``: train, score, manage and monitor credit models.
 
-Each command opens its own transactions and calls the ``credit`` package. ``rescore
---workers`` hands the chunks to the Celery workers by task name (the CLI never imports
-``workers``; it only needs the broker URL from the settings) and follows their progress
-in the scores table.
+Each command opens its own transactions and calls the ``credit`` package. ``rescore``
+hands the chunks to the Celery workers when one is running on its queue (or with
+``--workers``) by task name (the CLI never imports ``workers``; it only needs the broker
+URL from the settings) and follows their progress in the scores table; with no worker
+running (or ``--inline``) it scores them in this process.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
-from finance.cli.output import console, fail, print_json, progress
+from finance.cli.output import console, err_console, fail, print_json, progress
 from finance.core.db import transaction
 from finance.core.errors import DomainError
 from finance.core.settings import get_settings
@@ -218,17 +219,41 @@ def rescore(
     as_of: Annotated[str | None, typer.Option(help="As-of date; default today (UTC).")] = None,
     chunk_size: Annotated[int, typer.Option(help="Enterprises per chunk.")] = 5000,
     workers: Annotated[
-        bool, typer.Option("--workers", help="Fan the chunks out to the Celery workers.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--workers/--inline",
+            help="Send the chunks to Celery workers, or score in this process. Default: "
+            "workers when one is running on --queue (asked with a 1 s timeout), else inline.",
+        ),
+    ] = None,
+    queue: Annotated[str, typer.Option(help="The Celery queue the chunks go to.")] = "celery",
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the workers.")] = 3600.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Score every enterprise with the live model and store the scores."""
+    from celery import Celery
+
     from credit.models import CreditScore
     from credit.registry import load_model
     from credit.scoring import chunk_bounds, enterprise_count, rescore_chunk
+    from finance.core.worker_presence import find_workers
 
     settings = get_settings()
+    client = Celery("finance-cli", broker=settings.celery_broker_url)
+    found: list[str] = []
+    if workers is None:
+        presence = find_workers(client, settings.resolved_data_dir, queue)
+        found, workers = presence.workers, bool(presence.workers)
+        if workers:
+            note = f"sending the chunks to {len(found)} worker(s) on queue {queue!r}: "
+            note += ", ".join(found)
+        else:
+            note = (
+                f"no Celery worker is running on queue {queue!r} ({presence.looked});"
+                " scoring inline in this process. Start workers with `finance worker`,"
+                " or pass --inline to skip this check."
+            )
+        err_console.print(note, highlight=False, markup=False)
     day = dt.date.fromisoformat(as_of) if as_of else _today()
     started = time.perf_counter()
     try:
@@ -243,11 +268,10 @@ def rescore(
     with progress(not as_json) as bar:
         task = bar.add_task(f"rescore {version}", total=total)
         if workers:
-            from celery import Celery
-
-            client = Celery("finance-cli", broker=settings.celery_broker_url)
             for first, last in bounds:
-                client.send_task(RESCORE_TASK, args=[day.isoformat(), first, last, version])
+                client.send_task(
+                    RESCORE_TASK, args=[day.isoformat(), first, last, version], queue=queue
+                )
             deadline = time.monotonic() + timeout
             while scored < total:
                 if time.monotonic() > deadline:
@@ -277,6 +301,7 @@ def rescore(
         "seconds": round(elapsed, 3),
         "per_second": round(scored / elapsed, 1) if elapsed else None,
         "via_workers": workers,
+        "workers": found,
     }
     if as_json:
         print_json(result)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from finance.core.types import utcnow
@@ -35,7 +36,7 @@ from finance.ingestion.readers import (
     read_chunks,
     read_header,
 )
-from finance.ingestion.validation import REJECTION_COLUMNS, validate_chunk
+from finance.ingestion.validation import REJECTION_COLUMNS, known_enterprises, validate_chunk
 from finance.ingestion.writer import CategoryWriter
 
 DEFAULT_CHUNK_ROWS = 100_000
@@ -158,8 +159,8 @@ def _bad_line_rejections(bad_lines: list[BadLine]) -> pd.DataFrame:
     )
 
 
-def _known_usccs(connection: Connection) -> set[str]:
-    return set(connection.execute(select(Enterprise.uscc)).scalars())
+def _known_usccs(connection: Connection) -> pa.Array:
+    return known_enterprises(connection.execute(select(Enterprise.uscc)).scalars().all())
 
 
 def ingest_file(

@@ -9,10 +9,13 @@ money, dates for dates and months, canonical codes for enumerations.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from stdnum.cn import ric
 
 from finance.core.reference import city_of, section_of
@@ -92,6 +95,24 @@ def _parse_months(text: pd.Series) -> pd.Series:
     return pd.to_datetime(normal, format="%Y-%m", errors="coerce")
 
 
+def _strings(values: pd.Series) -> pa.Array:
+    """A text column as one Arrow string array (pandas may hold it in several chunks)."""
+    strings = pa.array(values, type=pa.string())
+    if isinstance(strings, pa.ChunkedArray):
+        return strings.combine_chunks()
+    return strings
+
+
+def _per_distinct(text: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``parse`` applied to each distinct value once (a month column of a million rows has
+    a few dozen), spread back over the rows."""
+    encoded = pc.dictionary_encode(pc.fill_null(_strings(text), ""))
+    distinct = pd.Series(encoded.dictionary.to_pylist(), dtype="str")
+    parsed = parse(distinct).to_numpy()
+    positions = encoded.indices.to_numpy(zero_copy_only=False)
+    return pd.Series(parsed[positions], index=text.index)
+
+
 def id_number_is_valid(number: str) -> bool:
     """Length, digits, GB 11643 check digit and a real birth date. The birth-place code is
     not checked against its county's history (python-stdnum's ``validate`` does that), as
@@ -109,9 +130,36 @@ def id_number_is_valid(number: str) -> bool:
 
 def _uscc_problems(codes: pd.Series) -> pd.Series:
     """Reason per row (None when valid); each distinct code is checked once."""
-    unique = [str(code) for code in codes.unique()]
-    verdicts = dict(zip(unique, uscc_problems(unique), strict=True))
-    return codes.map(verdicts)
+    return _per_distinct(codes, lambda distinct: pd.Series(uscc_problems(distinct.tolist())))
+
+
+def _matches(text: pd.Series, pattern: str) -> pd.Series:
+    """Whether each whole value matches ``pattern`` (RE2 syntax, as pandas uses)."""
+    found = pc.match_substring_regex(_strings(text), f"^(?:{pattern})$")
+    flags = pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+    return pd.Series(flags, index=text.index, dtype=bool)
+
+
+def _number_shapes(text: pd.Series, kind: Kind, present: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(has the form of the kind's numbers, has at most two decimals). Values are matched
+    against the common form first (integers; amounts with at most two decimals) and only
+    the few that miss it against the general amount form, one regex pass instead of two."""
+    if kind is Kind.INT:
+        shaped = _matches(text, _INTEGER)
+        return shaped, shaped
+    two_places = _matches(text, _AMOUNT_2DP)
+    shaped = two_places.copy()
+    others = present & ~two_places
+    if others.any():
+        shaped[others] = _matches(text[others], _AMOUNT)
+    return shaped, two_places
+
+
+def _numbers(text: pd.Series, ok: pd.Series) -> pd.Series:
+    """The values where ``ok`` as floats (0 elsewhere); they already have a number's form."""
+    strings = pc.if_else(pa.array(ok.to_numpy()), _strings(text), "0")
+    values = pc.cast(strings, pa.float64()).to_numpy(zero_copy_only=False)
+    return pd.Series(values, index=text.index, dtype="float64")
 
 
 def _validate_column(
@@ -131,17 +179,16 @@ def _validate_column(
                 errors.add(frame, too_long, name, f"longer than {spec.max_length} characters")
             return text.where(present, None)
         case Kind.INT | Kind.MONEY:
-            form = _INTEGER if spec.kind is Kind.INT else _AMOUNT
-            shaped = text.str.fullmatch(form).fillna(False).astype(bool)
+            shaped, two_places = _number_shapes(text, spec.kind, present)
             bad = present & ~shaped
             what = "an integer" if spec.kind is Kind.INT else "an amount in yuan"
             errors.add(frame, bad, name, f"not {what}")
             ok = present & shaped
             if spec.kind is Kind.MONEY:
-                cents = ok & ~text.str.fullmatch(_AMOUNT_2DP).fillna(False).astype(bool)
+                cents = ok & ~two_places
                 errors.add(frame, cents, name, "more than 2 decimal places")
                 ok &= ~cents
-            numbers = text.where(ok, "0").astype("float64")
+            numbers = _numbers(text, ok)
             if spec.minimum is not None:
                 low = ok & (numbers < spec.minimum)
                 errors.add(frame, low, name, f"must be at least {spec.minimum}")
@@ -153,7 +200,7 @@ def _validate_column(
             scaled = (numbers * 100).round() if spec.kind is Kind.MONEY else numbers
             return scaled.where(ok).astype("Int64")
         case Kind.DATE | Kind.MONTH:
-            parsed = _parse_dates(text) if spec.kind is Kind.DATE else _parse_months(text)
+            parsed = _per_distinct(text, _parse_dates if spec.kind is Kind.DATE else _parse_months)
             form = "YYYY-MM-DD" if spec.kind is Kind.DATE else "YYYY-MM"
             bad = present & parsed.isna()
             noun = "date" if spec.kind is Kind.DATE else "month"
@@ -212,11 +259,34 @@ def _cross_field_checks(
         errors.add(frame, early, "closed_on", "closed before it was filed")
 
 
+def known_enterprises(usccs: Collection[str]) -> pa.Array:
+    """The registry's USCCs in the form ``validate_chunk`` looks them up in: built once per
+    file, so each chunk's lookup costs the chunk's size, not the registry's."""
+    return pa.array(list(usccs), type=pa.string())
+
+
+def _is_in(values: pd.Series, value_set: pa.Array) -> pd.Series:
+    found = pc.is_in(_strings(values), value_set=value_set).to_numpy(zero_copy_only=False)
+    return pd.Series(found, index=values.index, dtype=bool)
+
+
+def _repeated(values: pd.Series, among: pd.Series) -> pd.Series:
+    """Rows of ``among`` whose value an earlier row of ``among`` already has."""
+    chosen = among.to_numpy(dtype=bool)
+    encoded = pc.dictionary_encode(_strings(values[chosen]))
+    positions = encoded.indices.to_numpy(zero_copy_only=False)
+    first = np.zeros(len(positions), dtype=bool)
+    first[np.unique(positions, return_index=True)[1]] = True
+    repeated = np.zeros(len(values), dtype=bool)
+    repeated[np.flatnonzero(chosen)[~first]] = True
+    return pd.Series(repeated, index=values.index, dtype=bool)
+
+
 def validate_chunk(
     frame: pd.DataFrame,
     category: Category,
     *,
-    known_usccs: set[str] | None,
+    known_usccs: pa.Array | Collection[str] | None,
     seen_keys: dict[str, int],
     latest: dt.date,
 ) -> ChunkResult:
@@ -236,7 +306,9 @@ def validate_chunk(
     bad_code = uscc_present & problems.notna()
     errors.add(frame, bad_code, "uscc", problems)
     if known_usccs is not None:
-        unknown = uscc_present & ~bad_code & ~uscc.isin(known_usccs)
+        if not isinstance(known_usccs, pa.Array):
+            known_usccs = known_enterprises(known_usccs)
+        unknown = uscc_present & ~bad_code & ~_is_in(uscc, known_usccs)
         errors.add(
             frame,
             unknown,
@@ -260,12 +332,15 @@ def validate_chunk(
     for name in category.key:
         part = typed[name]
         if pd.api.types.is_datetime64_any_dtype(part):
-            part = part.dt.strftime("%Y-%m-%d")
+            days = part.to_numpy(dtype="datetime64[D]")
+            spelled = np.where(np.isnat(days), "", np.datetime_as_string(days, unit="D"))
+            part = pd.Series(spelled, index=part.index, dtype="str")
         key_text = key_text + "|" + part.astype("str").where(part.notna(), "")
     lines = frame["line"]
-    duplicate_in_chunk = keep & key_text.where(keep).duplicated(keep="first") & keep
-    keys = key_text.tolist()
-    seen_before = keep & pd.Series([k in seen_keys for k in keys], index=frame.index, dtype=bool)
+    duplicate_in_chunk = keep & _repeated(key_text, keep)
+    keys = np.asarray(key_text.tolist(), dtype=object)
+    already = np.fromiter(map(seen_keys.__contains__, keys), dtype=bool, count=len(keys))
+    seen_before = keep & pd.Series(already, index=frame.index, dtype=bool)
     duplicate = duplicate_in_chunk | seen_before
     if duplicate.any():
         first_line_in_chunk = (
@@ -281,11 +356,8 @@ def validate_chunk(
         errors.add(frame, duplicate, "uscc", reasons.reindex(frame.index))
         keep &= ~duplicate
         rejections = errors.frame()
-    seen_keys.update(
-        (key, line)
-        for key, line, kept in zip(keys, lines.tolist(), keep.tolist(), strict=True)
-        if kept
-    )
+    kept = keep.to_numpy(dtype=bool)
+    seen_keys.update(zip(keys[kept].tolist(), lines.to_numpy()[kept].tolist(), strict=True))
 
     accepted = pd.DataFrame({"line": lines[keep].to_numpy(), "uscc": uscc[keep].to_numpy()})
     for spec in category.columns:

@@ -1,9 +1,14 @@
 """Bulk upsert of validated rows into a category table, inside the caller's transaction.
 
-PostgreSQL: the chunk is written as CSV by pyarrow, COPYed into a temporary staging table,
-then one UPDATE rewrites the rows whose data changed and one INSERT adds the new ones (an
-anti-join: cheaper than speculative INSERT ... ON CONFLICT for bulk loads). Loads of one
-category are serialised by a transaction-scoped advisory lock.
+PostgreSQL: the chunk is encoded in COPY's binary format (``finance.ingestion.pgcopy``)
+and first COPYed straight into the table inside a savepoint. When none of its keys is in
+the table yet (a first load, or a new month for known enterprises) that is the whole
+write. When the primary key refuses a row, the savepoint is rolled back and the chunk goes
+the upsert way instead: COPY into a temporary staging table, one UPDATE rewrites the rows
+whose data changed and one INSERT adds the new ones (an anti-join: cheaper than
+speculative INSERT ... ON CONFLICT for bulk loads). Both ways leave the same rows, because
+where no key exists an upsert inserts every row. Loads of one category are serialised by
+a transaction-scoped advisory lock, so no other load can add keys in between.
 
 SQLite: executemany of INSERT ... ON CONFLICT DO UPDATE ... WHERE something changed.
 
@@ -14,19 +19,39 @@ same file twice changes nothing and keeps the first load's lineage.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-from sqlalchemy import Connection, Table
+from psycopg import errors as pg_errors
+from sqlalchemy import BigInteger, Boolean, Connection, Date, Integer, Table
+from sqlalchemy.types import TypeEngine
 
+from finance.core.types import UTCDateTime
 from finance.govdata.categories import Category, Kind
 from finance.govdata.models import data_table
+from finance.ingestion.pgcopy import PgType, encode
 
 LINEAGE = ("source_department", "batch_id", "ingested_at", "as_of_date")
+
+
+def _pg_type(sql_type: TypeEngine[Any]) -> PgType:
+    if isinstance(sql_type, UTCDateTime):
+        return PgType.TIMESTAMPTZ
+    if isinstance(sql_type, BigInteger):
+        return PgType.INT8
+    if isinstance(sql_type, Integer):
+        return PgType.INT4
+    if isinstance(sql_type, Boolean):
+        return PgType.BOOL
+    if isinstance(sql_type, Date):
+        return PgType.DATE
+    return PgType.TEXT
+
+
+def _constant(value: Any, count: int, arrow_type: pa.DataType) -> pa.Array:
+    return pa.array([value], type=arrow_type).take(np.zeros(count, dtype=np.int32))
 
 
 class CategoryWriter:
@@ -39,6 +64,8 @@ class CategoryWriter:
         self.all_columns = [*self.data_columns, *LINEAGE]
         self.postgresql = connection.dialect.name == "postgresql"
         self._staging: str | None = None
+        self._locked = False
+        self._pg_types = [_pg_type(self.table.c[name].type) for name in self.all_columns]
         kinds = {c.db_name: c.kind for c in category.columns}
         self._dates = {n for n, k in kinds.items() if k in (Kind.DATE, Kind.MONTH)}
         self._bools = {n for n, k in kinds.items() if k is Kind.BOOL}
@@ -79,10 +106,10 @@ class CategoryWriter:
         count = len(rows)
         source, batch_id, ingested_at, as_of = lineage
         arrays += [
-            pa.array([source] * count, type=pa.string()),
-            pa.array(np.full(count, batch_id, dtype=np.int64)),
-            pa.array([ingested_at] * count, type=pa.timestamp("us", tz="UTC")),
-            pa.array([as_of] * count, type=pa.date32()),
+            _constant(source, count, pa.string()),
+            _constant(batch_id, count, pa.int64()),
+            _constant(ingested_at, count, pa.timestamp("us", tz="UTC")),
+            _constant(as_of, count, pa.date32()),
         ]
         return pa.Table.from_arrays(arrays, names=self.all_columns)
 
@@ -90,11 +117,26 @@ class CategoryWriter:
         raw: Any = self.connection.connection.driver_connection
         table = self.table.name
         columns = ", ".join(self.all_columns)
+        payload = encode(self._arrow_table(rows, lineage), self._pg_types)
         with raw.cursor() as cursor:
-            if self._staging is None:
+            if not self._locked:
                 cursor.execute(
                     "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"finance.ingest.{table}",)
                 )
+                self._locked = True
+            try:
+                with (
+                    raw.transaction(),
+                    cursor.copy(
+                        f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT binary)"
+                    ) as copy,
+                ):
+                    copy.write(payload)
+            except pg_errors.UniqueViolation:
+                pass  # some keys exist: upsert instead
+            else:
+                return len(rows)
+            if self._staging is None:
                 self._staging = f"staging_{table}"
                 cursor.execute(
                     f"CREATE TEMP TABLE {self._staging} ON COMMIT DROP AS "
@@ -102,18 +144,10 @@ class CategoryWriter:
                 )
             else:
                 cursor.execute(f"TRUNCATE {self._staging}")
-            buffer = io.BytesIO()
-            pa_csv.write_csv(
-                self._arrow_table(rows, lineage),
-                buffer,
-                pa_csv.WriteOptions(include_header=False, quoting_style="needed"),
-            )
-            # pyarrow quotes every string, so "" is an empty string and a bare empty field
-            # is NULL, which is exactly how PostgreSQL's CSV COPY reads them.
             with cursor.copy(
-                f"COPY {self._staging} ({columns}) FROM STDIN WITH (FORMAT csv)"
+                f"COPY {self._staging} ({columns}) FROM STDIN WITH (FORMAT binary)"
             ) as copy:
-                copy.write(buffer.getvalue())
+                copy.write(payload)
             cursor.execute(f"ANALYZE {self._staging}")
             match = " AND ".join(f"t.{c} = s.{c}" for c in self.key_columns)
             changing = [c for c in self.data_columns if c not in self.key_columns]

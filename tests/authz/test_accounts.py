@@ -180,7 +180,8 @@ def test_my_consents_page_revokes_with_csrf(world: World) -> None:
     browser, _ = world.portal("legal_rep")
     page = browser.get("/my/consents")
     assert "郑州银行" in page.text
-    assert "Authorised" in page.text
+    assert "已授权" in page.text  # the status in plain Chinese, its code kept as data
+    assert 'data-status="Authorised"' in page.text
     forged = browser.post(
         f"/my/consents/{consent_id}/revoke", data={"csrf_token": "x"}, follow_redirects=False
     )

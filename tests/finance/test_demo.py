@@ -48,6 +48,9 @@ def test_demo_loads_a_province_and_serves(
         finally:
             demo.terminate()
             demo.wait(timeout=30)
+    # Terminating the demo stops the server too: nothing answers on its port any more.
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
     text = log.read_text()
     assert "200 enterprises" in text
     assert "department records" in text

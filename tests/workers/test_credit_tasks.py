@@ -4,18 +4,30 @@ embedded SQLite transport by default, Redis when ``FINANCE_BROKER_URL`` points a
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
+import uuid
+from pathlib import Path
 
 import pytest
 from celery import Celery
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from credit.dataset import platform_training_set
 from credit.models import CreditScore
 from credit.registry import promote, register
 from credit.train import train
+from finance.cli.main import app
 from finance.core.settings import Settings
+from finance.core.worker_presence import (
+    STALE_SECONDS,
+    find_workers,
+    heartbeat_consumers,
+    remove_heartbeat,
+    write_heartbeat,
+)
 from tests.credit.builders import Province, build_province
 
 AS_OF = dt.date(2025, 2, 1)
@@ -79,3 +91,57 @@ def test_worker_rescores_every_enterprise_in_chunks(
         session.rollback()
         count = session.scalar(select(func.count()).select_from(CreditScore)) or 0
     assert count == len(live_model.usccs)
+
+
+def _rescore(*args: str) -> tuple[dict[str, object], str]:
+    """``finance credit rescore --json`` in this process: its summary and its stderr."""
+    result = CliRunner().invoke(
+        app, ["credit", "rescore", "--as-of", AS_OF.isoformat(), "--json", *args]
+    )
+    assert result.exit_code == 0, result.output
+    summary: dict[str, object] = json.loads(result.stdout)
+    return summary, result.stderr
+
+
+@pytest.mark.slow
+def test_rescore_sends_the_chunks_to_a_running_worker_by_default(
+    settings: Settings, session: Session, live_model: Province, worker: tuple[Celery, str]
+) -> None:
+    client, queue = worker
+    deadline = time.monotonic() + 60
+    while not find_workers(client, settings.resolved_data_dir, queue).workers:
+        assert time.monotonic() < deadline, "the worker never showed up"
+        time.sleep(0.5)
+    summary, stderr = _rescore("--queue", queue, "--chunk-size", "150")
+    assert summary["via_workers"] is True
+    assert summary["workers"]
+    assert "sending the chunks to 1 worker(s)" in stderr
+    assert summary["enterprises"] == len(live_model.usccs)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(CreditScore)) == len(live_model.usccs)
+
+
+def test_rescore_scores_inline_when_no_worker_runs(
+    settings: Settings, session: Session, live_model: Province
+) -> None:
+    queue = f"nobody-{uuid.uuid4().hex[:8]}"
+    started = time.monotonic()
+    summary, stderr = _rescore("--queue", queue, "--chunk-size", "150")
+    assert summary["via_workers"] is False
+    assert summary["workers"] == []
+    assert f"no Celery worker is running on queue {queue!r}" in stderr
+    assert "scoring inline" in stderr
+    assert summary["enterprises"] == len(live_model.usccs)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(CreditScore)) == len(live_model.usccs)
+    assert time.monotonic() - started < 60
+
+
+def test_a_stale_or_other_queue_heartbeat_is_no_worker(tmp_path: Path) -> None:
+    write_heartbeat(tmp_path, "celery@a", ["celery"])
+    write_heartbeat(tmp_path, "celery@b", ["other"])
+    assert heartbeat_consumers(tmp_path, "celery") == ["celery@a"]
+    later = time.time() + STALE_SECONDS + 1
+    assert heartbeat_consumers(tmp_path, "celery", now=later) == []
+    remove_heartbeat(tmp_path, "celery@a")
+    assert heartbeat_consumers(tmp_path, "celery") == []

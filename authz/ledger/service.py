@@ -269,9 +269,26 @@ def _rows(session: Session) -> Iterator[LedgerEntry]:
     )
 
 
+def _head(session: Session) -> tuple[int, str] | None:
+    """The head row as the database has it now (not the session's cached copy)."""
+    row = session.execute(
+        select(LedgerHead.seq, LedgerHead.hash).where(LedgerHead.id == 1)
+    ).one_or_none()
+    return None if row is None else (int(row.seq), str(row.hash))
+
+
 def verify(session: Session) -> Verification:
-    """Walk the chain from the genesis and report the first broken link."""
+    """Walk the chain from the genesis and report the first broken link.
+
+    Safe on a live ledger: the head is read before the walk, so every entry up to it was
+    committed before the walk began, and entries appended while it runs are accepted only
+    if the head has moved past them when the walk ends (an append bumps the head in the
+    same transaction). Removed trailing entries, or entries added without moving the
+    head, are reported."""
+    head_before = _head(session)
     expected_seq, expected_prev, count = 1, GENESIS, 0
+    # The head of an empty ledger (seq 0) names the genesis hash.
+    hash_at_head: str | None = GENESIS if head_before is not None and head_before[0] == 0 else None
     for entry in _rows(session):
         count += 1
         if entry.seq != expected_seq:
@@ -284,12 +301,24 @@ def verify(session: Session) -> Verification:
         fields = {name: getattr(entry, name) for name in _HASHED_FIELDS}
         if entry_hash(fields) != entry.hash:
             return Verification(count, BrokenLink(entry.seq, "entry altered: hash mismatch"))
+        if head_before is not None and entry.seq == head_before[0]:
+            hash_at_head = entry.hash
         expected_seq, expected_prev = entry.seq + 1, entry.hash
-    head = session.get(LedgerHead, 1)
-    if head is None or head.seq != expected_seq - 1 or head.hash != expected_prev:
+    last_seq = expected_seq - 1
+    if head_before is None:
+        if count:
+            return Verification(count, BrokenLink(1, "entries exist but the ledger head is gone"))
+        return Verification(0, None)
+    if last_seq < head_before[0] or hash_at_head != head_before[1]:
         return Verification(
             count, BrokenLink(expected_seq, "entries after the last one found were removed")
         )
+    if last_seq > head_before[0]:
+        head_after = _head(session)
+        if head_after is None or head_after[0] < last_seq:
+            return Verification(
+                count, BrokenLink(head_before[0] + 1, "entries were added without moving the head")
+            )
     return Verification(count, None)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -96,6 +97,24 @@ def _rehash_one(connection: Connection) -> None:
     )
 
 
+def _append_without_head(connection: Connection) -> None:
+    # A forged entry chained correctly onto the last one, but the head is not moved.
+    last = dict(
+        connection.execute(text("SELECT * FROM authz_ledger WHERE seq = 5")).mappings().one()
+    )
+    forged = {**last, "seq": 6, "prev_hash": last["hash"], "rows_returned": 999}
+    forged["at"] = (
+        last["at"]
+        if isinstance(last["at"], dt.datetime)
+        else dt.datetime.fromisoformat(str(last["at"])).replace(tzinfo=dt.UTC)
+    )
+    forged["hash"] = entry_hash({name: forged[name] for name in _HASHED_FIELDS})
+    forged.pop("id", None)
+    columns = ", ".join(forged)
+    values = ", ".join(f":{name}" for name in forged)
+    connection.execute(text(f"INSERT INTO authz_ledger ({columns}) VALUES ({values})"), forged)
+
+
 @pytest.mark.parametrize(
     ("tamper", "broken_at"),
     [
@@ -105,6 +124,7 @@ def _rehash_one(connection: Connection) -> None:
         (_delete_tail, 5),
         (_reorder, 2),
         (_rehash_one, 4),
+        (_append_without_head, 6),
     ],
 )
 def test_tampering_is_reported(
@@ -117,3 +137,27 @@ def test_tampering_is_reported(
     assert code == 1
     assert report["intact"] is False
     assert report["broken_at"] == broken_at
+
+
+def test_verify_while_calls_are_being_recorded_reports_intact(engine: Engine) -> None:
+    """``finance audit verify`` on a live ledger: appends committed during the walk are
+    neither false breaks nor ignored tampering."""
+    _fill(engine)
+    stop = threading.Event()
+
+    def keep_appending() -> None:
+        while not stop.is_set():
+            _fill(engine, 3)
+
+    writer = threading.Thread(target=keep_appending)
+    writer.start()
+    try:
+        reports = []
+        for _ in range(15):
+            with transaction(engine) as session:
+                reports.append(ledger.verify(session))
+    finally:
+        stop.set()
+        writer.join()
+    assert all(report.intact for report in reports), [r.broken for r in reports]
+    assert reports[-1].entries > 5

@@ -269,7 +269,7 @@ def _rows(session: Session) -> Iterator[LedgerEntry]:
     )
 
 
-def _head(session: Session) -> tuple[int, str] | None:
+def _current_head(session: Session) -> tuple[int, str] | None:
     """The head row as the database has it now (not the session's cached copy)."""
     row = session.execute(
         select(LedgerHead.seq, LedgerHead.hash).where(LedgerHead.id == 1)
@@ -285,7 +285,7 @@ def verify(session: Session) -> Verification:
     if the head has moved past them when the walk ends (an append bumps the head in the
     same transaction). Removed trailing entries, or entries added without moving the
     head, are reported."""
-    head_before = _head(session)
+    head_before = _current_head(session)
     expected_seq, expected_prev, count = 1, GENESIS, 0
     # The head of an empty ledger (seq 0) names the genesis hash.
     hash_at_head: str | None = GENESIS if head_before is not None and head_before[0] == 0 else None
@@ -314,7 +314,7 @@ def verify(session: Session) -> Verification:
             count, BrokenLink(expected_seq, "entries after the last one found were removed")
         )
     if last_seq > head_before[0]:
-        head_after = _head(session)
+        head_after = _current_head(session)
         if head_after is None or head_after[0] < last_seq:
             return Verification(
                 count, BrokenLink(head_before[0] + 1, "entries were added without moving the head")

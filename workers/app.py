@@ -36,7 +36,7 @@ from celery.schedules import crontab
 from finance.core.settings import Settings, get_settings
 from finance.core.worker_presence import HEARTBEAT_SECONDS, remove_heartbeat, write_heartbeat
 
-TASK_MODULES = ["workers.credit", "workers.webhooks"]
+TASK_MODULES = ["workers.credit", "workers.webhooks", "workers.housekeeping"]
 
 
 def heartbeat_step(data_dir: Path) -> type[bootsteps.StartStopStep]:
@@ -99,6 +99,10 @@ def make_app(settings: Settings | None = None) -> Celery:
             "consent-webhooks": {
                 "task": "authz.deliver_webhooks",
                 "schedule": 10.0,  # workers.webhooks.INTERVAL
+            },
+            "authz-housekeeping": {
+                "task": "authz.housekeeping",
+                "schedule": 60.0,  # workers.housekeeping.INTERVAL
             },
         },
     )

@@ -24,8 +24,14 @@ def test_broker_by_url_and_nightly_schedule(settings: Settings) -> None:
     app = make_app(settings.model_copy(update={"broker_url": url}))
     assert app.conf.broker_url == url
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
-    assert tasks == {"credit.rescore_all", "credit.monitor", "authz.deliver_webhooks"}
+    assert tasks == {
+        "credit.rescore_all",
+        "credit.monitor",
+        "authz.deliver_webhooks",
+        "authz.housekeeping",
+    }
     app.loader.import_default_modules()  # what a worker does at start
     assert "credit.score_enterprise" in app.tasks
     assert "credit.rescore_chunk" in app.tasks
     assert "authz.deliver_webhooks" in app.tasks
+    assert "authz.housekeeping" in app.tasks

@@ -20,12 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from authz.accounts import service as accounts
 from authz.clock import FrozenClock
-from authz.models import Role, User, UserKind
+from authz.consents import service as consents
+from authz.models import ClientStatus, OAuthClient, Role, User, UserKind
 from authz.oauth.dpop import access_token_hash
 from finance.enterprises.models import Enterprise
 from finance.enterprises.uscc import with_check_character
 from finance.govdata.models import data_table
 from finance.ingestion.models import IngestBatch
+from finance.institutions.models import Bank
 
 BASE = "https://testserver"
 PASSWORD = "correct horse battery"
@@ -436,3 +438,61 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def authorised_consent(session: Session, webhook_url: str) -> tuple[str, str]:
+    """A bank client with a webhook URL and a consent an enterprise just authorised (the
+    ``consent.authorised`` event is due now)."""
+    now = dt.datetime.now(dt.UTC)
+    uscc = add_enterprise(session, 7)
+    bank = Bank(code="ZZB", name="郑州银行", name_en="Bank of Zhengzhou", kind="city_commercial")
+    session.add(bank)
+    session.flush()
+    admin = accounts.create_user(
+        session,
+        username="bank_admin",
+        password=secrets.token_urlsafe(12),
+        kind=UserKind.BANK,
+        roles=[Role.BANK_ADMIN],
+        now=now,
+        bank_id=bank.id,
+    )
+    rep = accounts.create_user(
+        session,
+        username="legal_rep",
+        password=secrets.token_urlsafe(12),
+        kind=UserKind.ENTERPRISE,
+        roles=[Role.LEGAL_REP],
+        now=now,
+        uscc=uscc,
+    )
+    rep.authenticated_at = now
+    client = OAuthClient(
+        client_id="bank-" + secrets.token_hex(4),
+        bank_id=bank.id,
+        name="webhook test",
+        redirect_uris=["https://bank.example/callback"],
+        jwks={"keys": []},
+        token_endpoint_auth_method="private_key_jwt",
+        webhook_url=webhook_url,
+        status=ClientStatus.ACTIVE.value,
+        registered_by=admin.id,
+        registered_at=now,
+    )
+    session.add(client)
+    session.flush()
+    consent = consents.create(
+        session,
+        client=client,
+        uscc=uscc,
+        categories=["tax"],
+        data_from=dt.date(2025, 11, 1),
+        data_to=dt.date(2026, 10, 31),
+        purpose="working-capital loan",
+        expires_at=now + dt.timedelta(days=30),
+        max_calls_per_day=10,
+        now=now,
+    )
+    consents.authorise(session, consent, rep, now)
+    session.commit()
+    return client.client_id, consent.id

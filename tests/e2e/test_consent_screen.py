@@ -8,9 +8,7 @@ consent on "my consents", and the next call is refused."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
 import secrets
 import threading
 from collections.abc import Iterator
@@ -30,7 +28,13 @@ from finance.core.db import transaction
 from finance.core.settings import Settings
 from finance.core.types import utcnow
 from finance.institutions.models import Bank
-from tests.authz.support import ASSERTION_TYPE, add_enterprise, client_assertion, dpop_proof
+from tests.authz.support import (
+    ASSERTION_TYPE,
+    add_enterprise,
+    client_assertion,
+    dpop_proof,
+    pkce_pair,
+)
 from tests.authz.support import new_key as new_ec_key
 from tests.e2e.support import chromium, live_server, require_browser, wait_for_url, wait_until
 
@@ -128,12 +132,7 @@ class BankSide:
 
     def push(self, consent_id: str, redirect_uri: str) -> tuple[str, str, str]:
         """PAR with PKCE S256; returns the authorize URL, the state and the verifier."""
-        verifier = secrets.token_urlsafe(48)
-        challenge = (
-            base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-            .rstrip(b"=")
-            .decode()
-        )
+        verifier, challenge = pkce_pair()
         state = secrets.token_urlsafe(12)
         response = httpx.post(
             self.base + "/oauth2/par",

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from authz.models import Consent, ConsentEvent, UsedJti
 from finance.core.settings import Settings
-from tests.workers.test_webhook_tasks import _authorised_consent
+from tests.authz.support import authorised_consent
 from workers.app import make_app
 
 
@@ -30,7 +30,7 @@ def test_worker_expires_consents_and_purges_spent_jtis(
     settings: Settings, session: Session, worker: tuple[Celery, str]
 ) -> None:
     celery, queue = worker
-    _, lapsed = _authorised_consent(session, "https://bank.example/hook")
+    _, lapsed = authorised_consent(session, "https://bank.example/hook")
     now = dt.datetime.now(dt.UTC)
     session.execute(
         update(Consent).where(Consent.id == lapsed).values(expires_at=now - dt.timedelta(hours=1))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets
 import time
 from collections.abc import Iterator
 
@@ -19,14 +18,11 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from authz.accounts import service as accounts
-from authz.consents import service as consents
-from authz.models import ClientStatus, ConsentEvent, OAuthClient, Role, UserKind
+from authz.models import ConsentEvent
 from authz.webhooks import service as webhooks
 from finance.app import create_app
 from finance.core.settings import Settings
-from finance.institutions.models import Bank
-from tests.authz.support import Receiver, add_enterprise
+from tests.authz.support import Receiver, authorised_consent
 
 ISSUER = "https://platform.test"
 
@@ -61,64 +57,6 @@ def receiver(published_keys: KeySet) -> Iterator[Receiver]:
     running.close()
 
 
-def _authorised_consent(session: Session, webhook_url: str) -> tuple[str, str]:
-    """A bank client with a webhook URL and a consent an enterprise just authorised (the
-    ``consent.authorised`` event is due now)."""
-    now = dt.datetime.now(dt.UTC)
-    uscc = add_enterprise(session, 7)
-    bank = Bank(code="ZZB", name="郑州银行", name_en="Bank of Zhengzhou", kind="city_commercial")
-    session.add(bank)
-    session.flush()
-    admin = accounts.create_user(
-        session,
-        username="bank_admin",
-        password=secrets.token_urlsafe(12),
-        kind=UserKind.BANK,
-        roles=[Role.BANK_ADMIN],
-        now=now,
-        bank_id=bank.id,
-    )
-    rep = accounts.create_user(
-        session,
-        username="legal_rep",
-        password=secrets.token_urlsafe(12),
-        kind=UserKind.ENTERPRISE,
-        roles=[Role.LEGAL_REP],
-        now=now,
-        uscc=uscc,
-    )
-    rep.authenticated_at = now
-    client = OAuthClient(
-        client_id="bank-" + secrets.token_hex(4),
-        bank_id=bank.id,
-        name="webhook test",
-        redirect_uris=["https://bank.example/callback"],
-        jwks={"keys": []},
-        token_endpoint_auth_method="private_key_jwt",
-        webhook_url=webhook_url,
-        status=ClientStatus.ACTIVE.value,
-        registered_by=admin.id,
-        registered_at=now,
-    )
-    session.add(client)
-    session.flush()
-    consent = consents.create(
-        session,
-        client=client,
-        uscc=uscc,
-        categories=["tax"],
-        data_from=dt.date(2025, 11, 1),
-        data_to=dt.date(2026, 10, 31),
-        purpose="working-capital loan",
-        expires_at=now + dt.timedelta(days=30),
-        max_calls_per_day=10,
-        now=now,
-    )
-    consents.authorise(session, consent, rep, now)
-    session.commit()
-    return client.client_id, consent.id
-
-
 def _event(session: Session, consent_id: str) -> ConsentEvent:
     session.rollback()  # a fresh look at what the worker committed
     event = session.scalar(
@@ -148,7 +86,7 @@ def test_worker_delivers_a_signed_webhook_and_retries_after_a_failure(
     worker: tuple[Celery, str],
 ) -> None:
     celery, queue = worker
-    client_id, consent_id = _authorised_consent(session, receiver.url)
+    client_id, consent_id = authorised_consent(session, receiver.url)
     receiver.fail_next = 1
 
     celery.send_task("authz.deliver_webhooks", queue=queue)

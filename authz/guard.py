@@ -2,18 +2,24 @@
 
 In order: no token in the query string; a DPoP-bound JWT access token this platform
 issued (RFC 9068), unexpired and unrevoked; the per-client rate limit; a valid DPoP proof
-for this request signed with the token's key (RFC 9449 §7); an active client; the
-token's consent Authorised and unexpired *now*, for this client, this enterprise, each
-requested category and the requested dates; the consent's daily call limit. Any refusal
-raises ``AccessRefused``; the caller records it with ``record_refusal``.
+for this request signed with the token's key (RFC 9449 §7), not used before; an active
+client; the token's consent Authorised and unexpired *now*, for this client, this
+enterprise, each requested category and the requested dates; the consent's daily call
+limit. Any refusal raises ``AccessRefused``, and every call, allowed or refused, leaves
+one ledger entry.
 
-Every call of a busy bank passes here, so the hot path is lean: the token's signature is
-verified once per key-set snapshot (``jwt_access_token.verify``), the proof's key is
-imported once per process, the proof's ``jti`` is remembered in the same trip to Redis
-(or the same short transaction) as the rate limit, the token, client and consent are
-one Core query, and the ledger entry is appended by the process's group-commit writer,
-whose transaction also counts the call against the daily limit (exactly, under the
-ledger's lock). The request is answered only after that transaction has committed.
+Every call of a busy bank passes here, so the hot path is lean and runs on the event
+loop, with no worker thread per call: the token's signature is verified once per
+key-set snapshot (``jwt_access_token.verify``), the proof's key is imported once per
+process, the token, client and consent are one Core query and the records another, both
+in autocommit on the runtime's reading engine. What must be shared by every server
+process is settled in one place, the ledger writer's next group commit
+(``LedgerWriter.record_call``): in that one transaction the client's rate limit is
+counted and the proof's ``jti`` remembered (one Redis pipeline instead, when Redis is
+configured), the call is counted against its consent's daily limit, and its entry is
+chained. A call refused there (rate limit, replayed proof, daily limit) is recorded as
+refused and answered so; the precedence is the order above. The answer goes out only
+after that transaction has committed.
 """
 
 from __future__ import annotations
@@ -25,18 +31,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, select
 
 from authz.consents import service as consents
 from authz.errors import AccessRefused, invalid_token
 from authz.ledger import service as ledger
+from authz.ledger.service import PendingCall
 from authz.models import ClientStatus, Consent, ConsentStatus, IssuedToken, OAuthClient
 from authz.oauth import jwt_access_token
 from authz.oauth.dpop import DPoPError, DPoPProof, check_proof, jti_digest, replay_horizon
 from authz.oauth.jwt_access_token import AccessTokenError
-from authz.ratelimit import OneTimeId
+from authz.ratelimit import AdmissionRequest, OneTimeId
 from authz.runtime import AuthzRuntime
+from finance.core.errors import DomainError
 
 log = logging.getLogger("authz.guard")
 _token: Any = IssuedToken.__table__
@@ -96,6 +103,8 @@ class DataCall:
     started: float = field(default_factory=time.perf_counter)
     client_id: str | None = None
     consent: ConsentTerms | None = None
+    admission: AdmissionRequest | None = None  # once the client is known
+    request_id: str | None = None
 
     @property
     def latency_ms(self) -> int:
@@ -110,7 +119,7 @@ def _bearer(authorization: str | None) -> tuple[str, str]:
 
 
 def authorise(
-    session: Session,
+    connection: Connection,
     runtime: AuthzRuntime,
     call: DataCall,
     *,
@@ -139,34 +148,25 @@ def authorise(
     if scheme != "dpop":
         raise invalid_token("a DPoP-bound token must be presented with the DPoP scheme")
 
-    # The rate limit is counted, and the proof's jti remembered, in one trip to the shared
-    # store; a refusal for the rate limit still comes before one for the proof.
-    proof: DPoPProof | None = None
-    proof_error: DPoPError | None = None
+    # Counted against the rate limit from here on, allowed or refused; the proof's jti is
+    # remembered with the count, in the ledger writer's batch.
     try:
-        proof = check_proof(
+        proof: DPoPProof = check_proof(
             dpop, method=method, uri=htu, now=now, access_token=token, expected_jkt=jkt
         )
     except DPoPError as exc:
-        proof_error = exc
-    admission = runtime.limiter.admit(
+        call.admission = AdmissionRequest(
+            f"client:{call.client_id}", runtime.settings.client_rate_per_minute, now
+        )
+        raise invalid_token(str(exc), error="invalid_dpop_proof") from exc
+    call.admission = AdmissionRequest(
         f"client:{call.client_id}",
         runtime.settings.client_rate_per_minute,
         now,
-        None
-        if proof is None
-        else OneTimeId(jti_digest("dpop", f"{proof.jkt}:{proof.jti}"), replay_horizon(now)),
+        OneTimeId(jti_digest("dpop", f"{proof.jkt}:{proof.jti}"), replay_horizon(now)),
     )
-    if not admission.decision.allowed:
-        refusal = AccessRefused(429, "rate_limited", "the client's rate limit is exhausted")
-        refusal.headers = admission.decision.headers()
-        raise refusal
-    if proof_error is not None:
-        raise invalid_token(str(proof_error), error="invalid_dpop_proof") from proof_error
-    if not admission.fresh:
-        raise invalid_token("the DPoP proof was used before (replay)", error="invalid_dpop_proof")
 
-    row = session.connection().execute(_LIVE_FACTS, {"jti": claims.get("jti")}).first()
+    row = connection.execute(_LIVE_FACTS, {"jti": claims.get("jti")}).first()
     if row is None or row.revoked_at is not None:
         raise invalid_token("the access token has been revoked")
     if row.client_client_id != call.client_id or row.client_status != ClientStatus.ACTIVE.value:
@@ -236,83 +236,82 @@ def _daily_limit_exceeded(consent: ConsentTerms, now: dt.datetime) -> AccessRefu
     )
 
 
-def record_allowed(
-    runtime: AuthzRuntime,
-    call: DataCall,
-    *,
-    rows: int,
-    now: dt.datetime,
-    request_id: str | None,
-) -> None:
-    """Append the allowed call's entry and count it against the daily limit, both
-    committed before this returns; raises (the refusal recorded instead) if the
-    consent's calls for today are used up."""
+def _entry(call: DataCall, refusal: DomainError | None, rows: int, now: dt.datetime) -> PendingCall:
+    reason = "" if refusal is None else f"{_error_code(refusal)}: {refusal.detail}"
     consent = call.consent
-    assert consent is not None
-    refusal = _daily_limit_exceeded(consent, now)
-    written = runtime.ledger.append(
-        ledger.entry_fields(
-            at=now,
-            action="data_call",
-            actor=f"client:{call.client_id}",
-            outcome="allowed",
-            request_id=request_id,
-            client_id=call.client_id,
-            uscc=call.uscc,
-            consent_id=consent.id,
-            categories=call.categories,
-            date_from=call.date_from,
-            date_to=call.date_to,
-            rows_returned=rows,
-            latency_ms=call.latency_ms,
-        ),
-        daily_limit=ledger.DailyLimit(
+    actor = f"client:{call.client_id}" if call.client_id else "anonymous"
+    daily_limit = None
+    if refusal is None and consent is not None:
+        exceeded = _daily_limit_exceeded(consent, now)
+        daily_limit = ledger.DailyLimit(
             consent_id=consent.id,
             day=consents.local_day(now),
             limit=consent.max_calls_per_day,
-            refusal=f"{refusal.error}: {refusal.detail}",
-        ),
-    )
-    if written.refused_by_limit:
-        log.info("data call refused", extra={"client_id": call.client_id, "error": refusal.error})
-        raise refusal
-
-
-def record_refusal(
-    runtime: AuthzRuntime,
-    call: DataCall,
-    refusal: AccessRefused,
-    *,
-    now: dt.datetime,
-    request_id: str | None,
-) -> None:
-    """A refused call is recorded in a transaction of its own (the writer's): the
-    request's own work was rolled back, its trace must stay."""
-    runtime.ledger.append(
+            refusal=f"{exceeded.error}: {exceeded.detail}",
+        )
+    return PendingCall(
         ledger.entry_fields(
             at=now,
             action="data_call",
-            actor=f"client:{call.client_id}" if call.client_id else "anonymous",
-            outcome="refused",
-            request_id=request_id,
+            actor=actor,
+            outcome="allowed" if refusal is None else "refused",
+            request_id=call.request_id,
             client_id=call.client_id,
             uscc=call.uscc,
-            consent_id=call.consent.id if call.consent else None,
+            consent_id=consent.id if consent else None,
             categories=call.categories,
             date_from=call.date_from,
             date_to=call.date_to,
-            reason=f"{refusal.error}: {refusal.detail}",
+            reason=reason,
+            rows_returned=rows if refusal is None else 0,
             latency_ms=call.latency_ms,
-        )
+        ),
+        daily_limit=daily_limit,
+        admission=call.admission,
+        rate_refusal=f"{_RATE_LIMITED}: the client's rate limit is exhausted",
+        replay_refusal=f"invalid_dpop_proof: {_REPLAYED}",
     )
-    log.info("data call refused", extra={"client_id": call.client_id, "error": refusal.error})
 
 
-def serve(
-    session: Session,
+_RATE_LIMITED = "rate_limited"
+_REPLAYED = "the DPoP proof was used before (replay)"
+
+
+def _error_code(error: DomainError) -> str:
+    return error.error if isinstance(error, AccessRefused) else "invalid_request"
+
+
+def _outcome(
+    call: DataCall, recorded: PendingCall, refusal: DomainError | None, now: dt.datetime
+) -> None:
+    """Raise what the committed entry says the caller gets, if not its data."""
+    if recorded.refused_by is None and refusal is None:
+        return
+    log.info(
+        "data call refused",
+        extra={"client_id": recorded.fields["client_id"], "reason": recorded.fields["reason"]},
+    )
+    if recorded.refused_by == "rate_limit":
+        assert recorded.admitted is not None
+        raise AccessRefused(
+            429,
+            _RATE_LIMITED,
+            "the client's rate limit is exhausted",
+            headers=recorded.admitted.decision.headers(),
+        )
+    if recorded.refused_by == "replay":
+        raise invalid_token(_REPLAYED, error="invalid_dpop_proof")
+    if recorded.refused_by == "daily_limit":
+        assert call.consent is not None
+        raise _daily_limit_exceeded(call.consent, now)
+    if refusal is not None:
+        raise refusal
+
+
+async def serve(
     runtime: AuthzRuntime,
     call: DataCall,
-    read: Callable[[ConsentTerms], tuple[T, int]],
+    read: Callable[[Connection, ConsentTerms], tuple[T, int]],
     *,
     authorization: str | None,
     dpop: str | None,
@@ -320,28 +319,30 @@ def serve(
     htu: str,
     query: Mapping[str, str],
     now: dt.datetime,
-    request_id: str | None,
 ) -> T:
-    """Authorise, read, record: the whole data call. ``read`` gets the covering consent
-    (with the call's dates already minimised to it) and returns the body and row count."""
-    try:
-        consent = authorise(
-            session,
-            runtime,
-            call,
-            authorization=authorization,
-            dpop=dpop,
-            method=method,
-            htu=htu,
-            query=query,
-            now=now,
-        )
-    except AccessRefused as refusal:
-        session.rollback()
-        record_refusal(runtime, call, refusal, now=now, request_id=request_id)
-        raise
-    body, rows = read(consent)
-    # Hand the connection back before waiting for the ledger writer.
-    session.commit()
-    record_allowed(runtime, call, rows=rows, now=now, request_id=request_id)
-    return body
+    """Authorise, read, record: the whole data call. ``read`` gets the reading
+    connection and the covering consent (with the call's dates already minimised to it)
+    and returns the body and row count. Authorising and reading are short synchronous
+    work on the event loop; the wait for the ledger's commit is awaited."""
+    refusal: DomainError | None = None
+    body: T | None = None
+    rows = 0
+    with runtime.reader.connect() as connection:
+        try:
+            consent = authorise(
+                connection,
+                runtime,
+                call,
+                authorization=authorization,
+                dpop=dpop,
+                method=method,
+                htu=htu,
+                query=query,
+                now=now,
+            )
+            body, rows = read(connection, consent)
+        except DomainError as error:  # a refusal, or a bad cursor: recorded all the same
+            refusal = error
+    recorded = await runtime.ledger.record_call(_entry(call, refusal, rows, now))
+    _outcome(call, recorded, refusal, now)
+    return body  # type: ignore[return-value]  # set whenever nothing was refused

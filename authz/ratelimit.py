@@ -1,24 +1,27 @@
 """Per-client rate limits shared by every server process: fixed one-minute windows
 counted in Redis when ``FINANCE_REDIS_URL`` is set, else in the database (an atomic
-upsert in its own short transaction). Answers carry the IETF RateLimit header fields
+upsert). Answers carry the IETF RateLimit header fields
 (draft-ietf-httpapi-ratelimit-headers) and ``Retry-After`` when refused.
 
 A data call's DPoP proof ``jti`` (RFC 9449 §11.1) is remembered by the same store in the
-same trip (``admit``): one Redis pipeline (``SET NX`` with an expiry), or the same short
-database transaction, so a proof counts as used even when the call is refused later."""
+same trip (``admit_many``): one Redis pipeline (``INCRBY`` per client, ``SET NX`` with an
+expiry per proof), or the ledger writer's batch transaction, so a proof counts as used
+even when the call is refused. ``admit_many`` takes the admissions of many calls at
+once, in order: the writer hands it every data call of one group commit."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
-from authz.ledger.writer import LedgerWriter
+from authz.driver_sql import DriverSQL
 from authz.models import RateCounter, UsedJti
-from authz.sql import insert_if_absent_statement
 
 WINDOW_SECONDS = 60
 
@@ -49,6 +52,17 @@ class OneTimeId:
 
 
 @dataclass(frozen=True)
+class AdmissionRequest:
+    """One hit on ``key`` (allowed ``limit`` a window) at ``now``, and a one-time
+    identifier to remember, if any."""
+
+    key: str
+    limit: int
+    now: dt.datetime
+    once: OneTimeId | None = None
+
+
+@dataclass(frozen=True)
 class Admission:
     decision: RateDecision
     fresh: bool  # the one-time identifier had not been seen (True when none was given)
@@ -61,6 +75,13 @@ class RateLimiter(Protocol):
         """Count a hit and remember ``once``, in one trip to the shared store."""
         ...
 
+    def admit_many(
+        self, connection: Connection, requests: Sequence[AdmissionRequest]
+    ) -> list[Admission]:
+        """``admit`` for each request, in order, in one trip: in ``connection``'s
+        transaction (the ledger writer's) when the store is the database."""
+        ...
+
 
 def _decision(count: int, limit: int, now: dt.datetime) -> RateDecision:
     reset = WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS
@@ -68,50 +89,74 @@ def _decision(count: int, limit: int, now: dt.datetime) -> RateDecision:
 
 
 _counters: Any = RateCounter.__table__
+_SEEN = f"SELECT digest FROM {UsedJti.__tablename__} WHERE digest IN ({{}})"
 _DROP_STALE = delete(_counters).where(
     _counters.c.key == bindparam("key"), _counters.c.window < bindparam("stale")
 )
 
 
 class DatabaseRateLimiter:
-    """Counters in ``authz_rate_counters``. With a ledger writer, ``admit`` runs in the
-    writer's next batch (one transaction for the admissions of many calls)."""
+    """Counters in ``authz_rate_counters``, used ``jti``s in ``authz_used_jtis``."""
 
-    def __init__(self, engine: Engine, writer: LedgerWriter | None = None) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._writer = writer
         dialect = engine.dialect.name
         module: Any = postgresql if dialect == "postgresql" else sqlite
         insert = module.insert(_counters).values(
-            key=bindparam("key"), window=bindparam("window"), count=1
+            key=bindparam("key"), window=bindparam("window"), count=bindparam("hits")
         )
         self._upsert = insert.on_conflict_do_update(
             index_elements=[_counters.c.key, _counters.c.window],
-            set_={"count": _counters.c.count + 1},
+            set_={"count": _counters.c.count + insert.excluded.count},
         ).returning(_counters.c.count)
-        self._remember = insert_if_absent_statement(dialect, UsedJti.__table__)
+        self._remember = module.insert(UsedJti.__table__).on_conflict_do_nothing()
 
-    def _hit(self, connection: Connection, key: str, limit: int, now: dt.datetime) -> RateDecision:
-        window = int(now.timestamp()) // WINDOW_SECONDS
-        count = int(connection.execute(self._upsert, {"key": key, "window": window}).scalar_one())
-        if count == 1:  # first hit of a window: drop this key's stale windows
-            connection.execute(_DROP_STALE, {"key": key, "stale": window - 1})
-        return _decision(count, limit, now)
+    def _count(self, sql: DriverSQL, key: str, window: int, hits: int) -> int:
+        """Add ``hits`` to ``key``'s count in ``window``; the count after them."""
+        values = {"key": key, "window": window, "hits": hits}
+        count = int(sql.execute(self._upsert, values).fetchone()[0])
+        if count == hits:  # first hits of a window: drop this key's stale windows
+            sql.execute(_DROP_STALE, {"key": key, "stale": window - 1})
+        return count
 
     def hit(self, key: str, limit: int, now: dt.datetime) -> RateDecision:
         with self._engine.begin() as connection:
-            return self._hit(connection, key, limit, now)
+            window = int(now.timestamp()) // WINDOW_SECONDS
+            return _decision(self._count(DriverSQL(connection), key, window, 1), limit, now)
 
     def admit(self, key: str, limit: int, now: dt.datetime, once: OneTimeId | None) -> Admission:
         with self._engine.begin() as connection:
-            decision = self._hit(connection, key, limit, now)
-            fresh = once is None or (
-                connection.execute(
-                    self._remember, {"digest": once.digest, "expires_at": once.expires_at}
-                ).first()
-                is not None
-            )
-        return Admission(decision, fresh)
+            return self.admit_many(connection, [AdmissionRequest(key, limit, now, once)])[0]
+
+    def admit_many(
+        self, connection: Connection, requests: Sequence[AdmissionRequest]
+    ) -> list[Admission]:
+        # One upsert per key and window for all its hits; each request gets its place.
+        # The statements run on the driver's cursor: this is on every data call's path.
+        sql = DriverSQL(connection)
+        hits = Counter((r.key, int(r.now.timestamp()) // WINDOW_SECONDS) for r in requests)
+        counts: dict[tuple[str, int], int] = {}
+        for (key, window), number in hits.items():
+            counts[(key, window)] = self._count(sql, key, window, number) - number
+        digests = [r.once.digest for r in requests if r.once is not None]
+        seen = {row[0] for row in sql.select_in(_SEEN, digests)} if digests else set()
+        remember = []
+        admissions = []
+        for request in requests:
+            slot = (request.key, int(request.now.timestamp()) // WINDOW_SECONDS)
+            counts[slot] += 1
+            fresh = True
+            if request.once is not None:
+                fresh = request.once.digest not in seen
+                if fresh:
+                    seen.add(request.once.digest)
+                    remember.append(
+                        {"digest": request.once.digest, "expires_at": request.once.expires_at}
+                    )
+            admissions.append(Admission(_decision(counts[slot], request.limit, request.now), fresh))
+        if remember:
+            sql.executemany(self._remember, remember)
+        return admissions
 
 
 class RedisRateLimiter:
@@ -124,14 +169,34 @@ class RedisRateLimiter:
         return self.admit(key, limit, now, None).decision
 
     def admit(self, key: str, limit: int, now: dt.datetime, once: OneTimeId | None) -> Admission:
-        window = int(now.timestamp()) // WINDOW_SECONDS
-        name = f"ratelimit:{key}:{window}"
+        return self._admit_many([AdmissionRequest(key, limit, now, once)])[0]
+
+    def admit_many(
+        self, connection: Connection, requests: Sequence[AdmissionRequest]
+    ) -> list[Admission]:
+        return self._admit_many(requests)
+
+    def _admit_many(self, requests: Sequence[AdmissionRequest]) -> list[Admission]:
+        hits = Counter(
+            f"ratelimit:{r.key}:{int(r.now.timestamp()) // WINDOW_SECONDS}" for r in requests
+        )
         pipe = self._redis.pipeline(transaction=False)
-        pipe.incr(name)
-        pipe.expire(name, WINDOW_SECONDS * 2)
-        if once is not None:
-            ttl_ms = max(1000, int((once.expires_at - now).total_seconds() * 1000))
-            pipe.set("jti:" + once.digest, b"1", nx=True, px=ttl_ms)
-        replies = pipe.execute()
-        fresh = once is None or bool(replies[2])
-        return Admission(_decision(int(replies[0]), limit, now), fresh)
+        for name, number in hits.items():
+            pipe.incrby(name, number)
+            pipe.expire(name, WINDOW_SECONDS * 2)
+        for request in requests:
+            if request.once is not None:
+                ttl_ms = int((request.once.expires_at - request.now).total_seconds() * 1000)
+                pipe.set("jti:" + request.once.digest, b"1", nx=True, px=max(1000, ttl_ms))
+        replies = iter(pipe.execute())
+        counts = {}
+        for name, number in hits.items():
+            counts[name] = int(next(replies)) - number
+            next(replies)  # EXPIRE
+        admissions = []
+        for request in requests:
+            name = f"ratelimit:{request.key}:{int(request.now.timestamp()) // WINDOW_SECONDS}"
+            counts[name] += 1
+            fresh = request.once is None or bool(next(replies))
+            admissions.append(Admission(_decision(counts[name], request.limit, request.now), fresh))
+        return admissions

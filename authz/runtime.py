@@ -1,6 +1,6 @@
 """What the authorization layer keeps per application: the issuer, the key ring, the
 portal session codec, the rate limiter (which also remembers data calls' DPoP proofs),
-the ledger writer and the templates."""
+the ledger writer, the data calls' reading engine and the templates."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from authz.accounts.web_session import SessionCodec
 from authz.ledger.writer import LedgerWriter
 from authz.oauth.keys import KeyRing
 from authz.ratelimit import DatabaseRateLimiter, RateLimiter, RedisRateLimiter
+from finance.core.db import make_engine
 from finance.core.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "web" / "templates"
@@ -30,6 +31,9 @@ class AuthzRuntime:
     limiter: RateLimiter
     ledger: LedgerWriter
     templates: Jinja2Templates
+    # Data calls read on the event loop, in autocommit, from a small pool of their own
+    # (each event loop holds at most one of its connections at a time, between awaits).
+    reader: Engine
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine) -> AuthzRuntime:
@@ -38,12 +42,13 @@ class AuthzRuntime:
                 "FINANCE_PUBLIC_URL must be the platform's https URL when FINANCE_ENV=production "
                 "(it is the OAuth issuer and the origin DPoP proofs name)"
             )
-        writer = LedgerWriter(engine)
         limiter: RateLimiter = (
             RedisRateLimiter(settings.redis_url)
             if settings.redis_url
-            else DatabaseRateLimiter(engine, writer)
+            else DatabaseRateLimiter(engine)
         )
+        writer = LedgerWriter(engine, limiter)
+        url = engine.url.render_as_string(hide_password=False)
         return cls(
             settings=settings,
             engine=engine,
@@ -53,6 +58,7 @@ class AuthzRuntime:
             limiter=limiter,
             ledger=writer,
             templates=Jinja2Templates(directory=str(TEMPLATES)),
+            reader=make_engine(url, connections=4, autocommit=True),
         )
 
     def url(self, request: Request) -> str:

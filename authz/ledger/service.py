@@ -10,11 +10,12 @@ data calls append through the process's group-commit writer (``writer.LedgerWrit
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,9 @@ from sqlalchemy import Connection, Select, bindparam, func, insert, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from authz.driver_sql import DriverSQL
 from authz.models import DailyCalls, LedgerEntry, LedgerHead
+from authz.ratelimit import Admission, AdmissionRequest
 
 GENESIS = "0" * 64
 _HASHED_FIELDS = (
@@ -172,79 +175,150 @@ class DailyLimit:
 
 @dataclass(kw_only=True)
 class Pending:
-    """Work handed to the group-commit writer, and whether it is done."""
+    """Work handed to the group-commit writer, and whether it is done: a thread waits on
+    ``done``; a coroutine awaits ``future`` on its ``loop``."""
 
     error: BaseException | None = None
     settled: bool = False  # committed, or failed with ``error``
     done: threading.Event = field(default_factory=threading.Event)
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future[None] | None = None
 
-    def fail(self, error: BaseException) -> None:
-        self.error = error
-        self.settle()
-
-    def settle(self) -> None:
-        self.settled = True
-        self.done.set()
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 @dataclass
 class PendingEntry(Pending):
-    """One ledger entry for the group-commit writer, and what became of it."""
+    """One ledger entry for the group-commit writer, and what became of it:
+    ``refused_by`` names what turned an allowed call into a refused one (its rate limit,
+    a replayed proof, or the daily limit), if anything did."""
 
     fields: dict[str, Any]
     daily_limit: DailyLimit | None = None
-    refused_by_limit: bool = False
+    refused_by: str | None = None
+
+
+@dataclass
+class PendingCall(PendingEntry):
+    """A data call's entry with its admission: the client's rate limit counted and the
+    DPoP proof's ``jti`` remembered in the batch's transaction, before the entry is
+    chained. A call over its rate limit, or with a replayed proof, is recorded with the
+    given reason whatever it was going to be."""
+
+    admission: AdmissionRequest | None = None
+    rate_refusal: str = ""
+    replay_refusal: str = ""
+    admitted: Admission | None = None
+
+
+Admit = Callable[[Connection, Sequence[AdmissionRequest]], list[Admission]]
+
+
+def _refuse(fields: dict[str, Any], reason: str) -> None:
+    fields["outcome"], fields["reason"], fields["rows_returned"] = "refused", reason[:200], 0
 
 
 _calls: Any = DailyCalls.__table__
-_COUNT_CALL: dict[str, Any] = {}
+_CALLS_SO_FAR = (
+    f"SELECT consent_id, day, calls FROM {_calls.name} WHERE consent_id IN ({{}}) AND day IN ({{}})"
+)
+_SET_CALLS: dict[str, Any] = {}
 
 
-def _count_call_statement(dialect: str) -> Any:
-    """Add one call to a consent's day unless the limit is reached; a row comes back only
-    when the call was counted."""
-    statement = _COUNT_CALL.get(dialect)
+def _set_calls_statement(dialect: str) -> Any:
+    """Set a consent's count of allowed calls for a day (inserting its row if new)."""
+    statement = _SET_CALLS.get(dialect)
     if statement is None:
         module: Any = postgresql if dialect == "postgresql" else sqlite
-        insert_one = module.insert(_calls).values(
-            consent_id=bindparam("consent_id"), day=bindparam("day"), calls=1
-        )
+        insert_one = module.insert(_calls)
         statement = insert_one.on_conflict_do_update(
             index_elements=[_calls.c.consent_id, _calls.c.day],
-            set_={"calls": _calls.c.calls + 1},
-            where=_calls.c.calls < bindparam("limit"),
-        ).returning(_calls.c.calls)
-        _COUNT_CALL[dialect] = statement
+            set_={"calls": insert_one.excluded.calls},
+        )
+        _SET_CALLS[dialect] = statement
     return statement
 
 
-def append_batch(connection: Connection, batch: list[PendingEntry]) -> None:
+def _count_calls(sql: DriverSQL, entries: list[tuple[PendingEntry, dict[str, Any]]]) -> None:
+    """Count the allowed calls among ``entries`` against their consents' daily limits,
+    in order; a call over its limit is refused instead. Two statements for the batch:
+    the counts so far, then the new ones. Exact: only these batches write the counts,
+    and each holds the ledger head's lock (taken first) until it commits."""
+    limited = [
+        (entry, fields, entry.daily_limit)
+        for entry, fields in entries
+        if entry.daily_limit is not None and fields["outcome"] == "allowed"
+    ]
+    if not limited:
+        return
+    consents = sorted({limit.consent_id for _, _, limit in limited})
+    days = sorted({limit.day for _, _, limit in limited})
+    calls = {  # keyed by the day's ISO text: SQLite returns it as text
+        (consent_id, str(day)): count
+        for consent_id, day, count in sql.select_in(_CALLS_SO_FAR, consents, days)
+    }
+    changed = set()
+    for entry, fields, limit in limited:
+        key = (limit.consent_id, limit.day.isoformat())
+        so_far = calls.get(key, 0)
+        if so_far < limit.limit:
+            calls[key] = so_far + 1
+            changed.add(key)
+        else:
+            entry.refused_by = "daily_limit"
+            _refuse(fields, limit.refusal)
+    if changed:
+        sql.executemany(
+            _set_calls_statement(sql.dialect),
+            [
+                {"consent_id": c, "day": dt.date.fromisoformat(d), "calls": calls[(c, d)]}
+                for c, d in sorted(changed)
+            ],
+        )
+
+
+def append_batch(
+    connection: Connection, batch: Sequence[PendingEntry], admit: Admit | None = None
+) -> None:
     """Append the entries of ``batch`` in order, in the caller's transaction: one head
-    bump for all of them, then each daily-limited call counted (or refused), then the
-    entries chained and inserted. The head row stays locked until the transaction ends,
-    so the chain is one chain across every process."""
-    last_seq, prev_hash = connection.execute(_BUMP_HEAD, {"entries": len(batch)}).one()
-    count_call = _count_call_statement(connection.dialect.name)
-    rows = []
-    for offset, entry in enumerate(batch):
-        entry.refused_by_limit = False
+    bump for all of them, then the data calls admitted (``admit``: their rate limits and
+    proofs, in one trip), then each allowed call counted against its daily limit (or
+    refused), then the entries chained and inserted. The head row stays locked until the
+    transaction ends, so the chain is one chain across every process. The statements run
+    on the driver's cursor (``DriverSQL``): a batch is on every data call's path."""
+    sql = DriverSQL(connection)
+    last_seq, prev_hash = sql.execute(_BUMP_HEAD, {"entries": len(batch)}).fetchone()
+    calls = [e for e in batch if isinstance(e, PendingCall) and e.admission is not None]
+    if calls:
+        if admit is None:
+            raise ValueError("data calls with admissions need an admitting store")
+        admissions = admit(connection, [c.admission for c in calls if c.admission])
+        for call, admission in zip(calls, admissions, strict=True):
+            call.admitted = admission
+    prepared = []
+    for entry in batch:
+        entry.refused_by = None
         fields = dict(entry.fields)
-        limit = entry.daily_limit
-        if limit is not None and fields["outcome"] == "allowed":
-            counted = connection.execute(
-                count_call,
-                {"consent_id": limit.consent_id, "day": limit.day, "limit": limit.limit},
-            ).first()
-            if counted is None:
-                entry.refused_by_limit = True
-                fields["outcome"], fields["reason"] = "refused", limit.refusal[:200]
-                fields["rows_returned"] = 0
+        admitted = entry.admitted if isinstance(entry, PendingCall) else None
+        if admitted is not None and isinstance(entry, PendingCall):
+            if not admitted.decision.allowed:
+                entry.refused_by = "rate_limit"
+                _refuse(fields, entry.rate_refusal)
+            elif not admitted.fresh:
+                entry.refused_by = "replay"
+                _refuse(fields, entry.replay_refusal)
+        prepared.append((entry, fields))
+    _count_calls(sql, prepared)
+    rows = []
+    for offset, (_entry, fields) in enumerate(prepared):
         fields["seq"] = last_seq - len(batch) + 1 + offset
         fields["prev_hash"] = prev_hash
         fields["hash"] = prev_hash = entry_hash(fields)
         rows.append(fields)
-    connection.execute(_INSERT, rows)
-    connection.execute(_SET_HEAD, {"new_hash": prev_hash})
+    sql.executemany(_INSERT, rows)
+    sql.execute(_SET_HEAD, {"new_hash": prev_hash})
 
 
 @dataclass(frozen=True)

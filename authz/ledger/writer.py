@@ -1,24 +1,21 @@
-"""Group commit of data-call ledger entries: the entries of every request waiting at one
-moment are appended in one transaction, and each request is released only once that
-transaction has committed.
+"""Group commit of data-call ledger entries: the entries submitted while a batch is being
+written are appended together in the next transaction, and each submitter is released
+only once that transaction has committed.
 
-Leader and followers: a request that finds nobody writing becomes the writer, appends
-every entry pending at that moment (its own included) in one transaction, then hands the
-role to the oldest request still waiting, if any; a request that finds a writer at work
-waits for its entry to be written, or for the role. Alone, a request writes its own entry
-with no thread handoff; under load, one transaction carries many entries.
+Each process has one writer thread per ledger writer. Data calls hand it their entries
+from the event loop (``record_call``, awaited: no worker thread per request); other
+callers block on ``append`` or ``run``. Alone, a call waits for one short transaction;
+under load, one transaction carries the entries of every call that arrived while the
+previous one was being written, up to ``MAX_BATCH``.
 
 Every append locks the ledger head row (``service.append_batch``), so the chain stays a
 single chain across processes; a batch holds that lock once for all its entries instead
-of once per call. A data call's daily-limit counter is incremented in the same
-transaction: the limit is exact, and a call the counter refuses is recorded as refused
-instead of allowed. A batch that fails is retried entry by entry, so one bad entry fails
-only its own call.
-
-The writer also runs other short writes of the hot path in its batches (``run``): on
-SQLite, where every write transaction takes the one database lock, the rate-limit and
-DPoP ``jti`` writes of many calls then share one transaction instead of contending for
-the lock call by call.
+of once per call. A data call is admitted in the same transaction: its client's rate
+limit counted and its DPoP proof's ``jti`` remembered (by the rate limiter's store: the
+database, in this transaction, or Redis, in one pipeline per batch), then, if allowed,
+counted against its consent's daily limit. The limits are exact, and a call they refuse
+is recorded as refused instead of allowed. A batch that fails is retried entry by entry,
+so one bad entry fails only its own call.
 
 The writer has a connection of its own: requests wait for it while holding theirs, so
 drawing from their pool could leave it waiting for a connection that never comes back.
@@ -32,23 +29,34 @@ of milliseconds; the kernel wakes a ``flock`` waiter as soon as the lock is free
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import logging
 import os
+import queue
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from authz.ledger.service import DailyLimit, Pending, PendingEntry, append_batch
+from authz.ledger.service import (
+    DailyLimit,
+    Pending,
+    PendingCall,
+    PendingEntry,
+    append_batch,
+)
+from authz.ratelimit import RateLimiter
 from finance.core.db import make_engine
 
 log = logging.getLogger("authz.ledger")
 MAX_BATCH = 256
 T = TypeVar("T")
+_STOP = object()
 
 
 @dataclass
@@ -60,17 +68,23 @@ class PendingWork(Pending):
 
 
 class LedgerWriter:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, admissions: RateLimiter | None = None) -> None:
         self._engine = make_engine(engine.url.render_as_string(hide_password=False), connections=1)
+        self._admissions = admissions
         database = engine.url.database
         self._lock_path = (
             f"{database}.writer-lock"
             if engine.dialect.name == "sqlite" and database and database != ":memory:"
             else None
         )
-        self._lock = threading.Lock()
-        self._pending: list[Pending] = []
-        self._writing = False
+        self._connection: Connection | None = None  # the writer thread's, kept open
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._start_lock = threading.Lock()
+        # Per event loop, the calls recorded during its current pass (used on that loop's
+        # thread only).
+        self._gathering: dict[asyncio.AbstractEventLoop, list[Pending]] = {}
 
     def append(
         self, fields: dict[str, Any], *, daily_limit: DailyLimit | None = None
@@ -79,42 +93,86 @@ class LedgerWriter:
         allowed data call over the limit is recorded (and returned) as refused."""
         entry = PendingEntry(fields, daily_limit)
         self._submit(entry)
+        entry.done.wait()
+        entry.raise_error()
         return entry
 
     def run(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in the next batch's transaction; its result once committed."""
         pending = PendingWork(work)
         self._submit(pending)
+        pending.done.wait()
+        pending.raise_error()
         result: T = pending.result
         return result
 
-    def _submit(self, entry: Pending) -> None:
-        with self._lock:
-            self._pending.append(entry)
-            lead = not self._writing
-            self._writing = True
-        while not lead:
-            entry.done.wait()
-            if entry.settled:
-                break
-            # Handed the writer's role: the entry is still pending.
-            entry.done.clear()
-            lead = True
-        if lead:
-            self._lead()
-        if entry.error is not None:
-            raise entry.error
+    async def record_call(self, call: PendingCall) -> PendingCall:
+        """Admit and append one data call's entry (see ``PendingCall``) and return it
+        once committed, without blocking the event loop.
 
-    def _lead(self) -> None:
-        """Write one batch, then pass the role on (or give it up if nothing waits)."""
-        with self._lock:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-        self._write(batch)
-        with self._lock:
-            if self._pending:
-                self._pending[0].done.set()  # not written: it takes the role
-            else:
-                self._writing = False
+        The calls an event loop records during one pass of its loop go to the writer
+        thread together, once the pass is over (``call_soon``): one hand-over and one
+        wake-up for all of them, instead of a thread switch per call."""
+        loop = asyncio.get_running_loop()
+        call.loop, call.future = loop, loop.create_future()
+        waiting = self._gathering.setdefault(loop, [])
+        waiting.append(call)
+        if len(waiting) == 1:
+            loop.call_soon(self._hand_over, loop)
+        await call.future
+        call.raise_error()
+        return call
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        calls = self._gathering.pop(loop, [])
+        if calls:
+            self._submit_many(calls)
+
+    def close(self) -> None:
+        """Stop the writer thread after the batches already submitted."""
+        thread = self._thread
+        if thread is not None and thread.is_alive() and self._pid == os.getpid():
+            self._queue.put(_STOP)
+            thread.join(timeout=30)
+        self._thread = None
+        self._drop_connection()
+        self._engine.dispose()
+
+    def _submit(self, pending: Pending) -> None:
+        self._submit_many([pending])
+
+    def _submit_many(self, pending: list[Pending]) -> None:
+        if self._thread is None or self._pid != os.getpid():
+            self._start()
+        self._queue.put(pending)
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is not None and self._pid == os.getpid():
+                return
+            if self._pid != os.getpid():  # forked: the parent's thread and queue stay there
+                self._queue = queue.SimpleQueue()
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._serve, name="ledger-writer", daemon=True)
+            self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = list(first)
+            while len(batch) < MAX_BATCH:
+                try:
+                    following = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if following is _STOP:
+                    self._queue.put(_STOP)
+                    break
+                batch.extend(following)
+            self._write(batch)
+            _release(batch)
 
     @contextlib.contextmanager
     def _turn(self) -> Iterator[None]:
@@ -130,8 +188,12 @@ class LedgerWriter:
             os.close(descriptor)  # releases the lock
 
     def _write(self, batch: list[Pending]) -> None:
+        admit = self._admissions.admit_many if self._admissions is not None else None
         try:
-            with self._turn(), self._engine.begin() as connection:
+            if self._connection is None:
+                self._connection = self._engine.connect()
+            connection = self._connection
+            with self._turn(), connection.begin():
                 entries = []
                 for pending in batch:
                     if isinstance(pending, PendingWork):
@@ -139,14 +201,42 @@ class LedgerWriter:
                     elif isinstance(pending, PendingEntry):
                         entries.append(pending)
                 if entries:
-                    append_batch(connection, entries)
+                    append_batch(connection, entries, admit)
         except Exception as exc:
+            self._drop_connection()
             if len(batch) == 1:
                 log.exception("ledger append failed")
-                batch[0].fail(exc)
+                batch[0].error = exc
                 return
             for entry in batch:  # isolate the entry that failed the batch
                 self._write([entry])
-            return
-        for entry in batch:
-            entry.settle()
+
+    def _drop_connection(self) -> None:
+        """After a failure, start again from a fresh connection (the old one may be
+        broken, or still inside a transaction SQLite could not roll back)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.invalidate()
+                connection.close()
+
+
+def _release(batch: list[Pending]) -> None:
+    """Wake every submitter of a written batch: threads through their events, each event
+    loop once for all its calls."""
+    waking: dict[asyncio.AbstractEventLoop, list[Pending]] = defaultdict(list)
+    for pending in batch:
+        pending.settled = True
+        if pending.loop is not None:
+            waking[pending.loop].append(pending)
+        else:
+            pending.done.set()
+    for loop, calls in waking.items():
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+            loop.call_soon_threadsafe(_resolve, calls)
+
+
+def _resolve(calls: list[Pending]) -> None:
+    for call in calls:
+        if call.future is not None and not call.future.done():
+            call.future.set_result(None)

@@ -23,7 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from joserfc import jws
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy.orm import Session
@@ -73,26 +76,87 @@ def remember_jti(session: Session, scope: str, jti: str, expires_at: dt.datetime
 
 
 _KEY_CACHE_SIZE = 4096
-_keys: dict[str, tuple[ECKey | RSAKey, str]] = {}
-_keys_lock = threading.Lock()
 
 
-def _public_key(jwk: dict[str, Any]) -> tuple[ECKey | RSAKey, str]:
-    """The proof's public key and its RFC 7638 thumbprint. Importing a key is
-    deterministic, so a client's key is imported once per process, not per proof."""
-    cache_key = json.dumps(jwk, sort_keys=True)
-    cached = _keys.get(cache_key)
+@dataclass(frozen=True)
+class _Header:
+    """A proof's protected header, checked, with its key imported: the same for every
+    proof a client signs with one key, so parsed and imported once per process."""
+
+    alg: str
+    key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+    jkt: str  # RFC 7638 thumbprint of the key
+
+
+_headers: dict[str, _Header] = {}
+_headers_lock = threading.Lock()
+
+
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _header(segment: str) -> _Header:
+    cached = _headers.get(segment)
     if cached is not None:
         return cached
-    key: ECKey | RSAKey = (
-        ECKey.import_key(jwk) if jwk.get("kty") == "EC" else RSAKey.import_key(jwk)
-    )
-    imported = (key, key.thumbprint())
-    with _keys_lock:
-        if len(_keys) >= _KEY_CACHE_SIZE:
-            _keys.clear()
-        _keys[cache_key] = imported
-    return imported
+    try:
+        header = json.loads(_b64decode(segment))
+    except (ValueError, UnicodeError) as exc:
+        raise DPoPError("the DPoP proof is not a JWS") from exc
+    if not isinstance(header, dict):
+        raise DPoPError("the DPoP proof is not a JWS")
+    if header.get("typ") != "dpop+jwt":
+        raise DPoPError("the DPoP proof's typ must be dpop+jwt")
+    if "crit" in header:  # RFC 7515 §4.1.11: no extension is understood here
+        raise DPoPError("the DPoP proof names critical header parameters")
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise DPoPError(f"the DPoP proof's alg must be one of {', '.join(ALGORITHMS)}")
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict) or "d" in jwk or "p" in jwk:
+        raise DPoPError("the DPoP proof must carry a public jwk")
+    try:
+        imported: ECKey | RSAKey = (
+            ECKey.import_key(jwk) if jwk.get("kty") == "EC" else RSAKey.import_key(jwk)
+        )
+        imported.check_alg(alg)
+        public = imported.public_key
+    except (JoseError, ValueError, TypeError) as exc:
+        raise DPoPError("the DPoP proof's jwk is not a usable key for its alg") from exc
+    if alg == "ES256" and not (
+        isinstance(public, ec.EllipticCurvePublicKey) and public.curve.name == "secp256r1"
+    ):
+        raise DPoPError("ES256 needs a P-256 key")
+    if alg == "PS256" and not isinstance(public, rsa.RSAPublicKey):
+        raise DPoPError("PS256 needs an RSA key")
+    parsed = _Header(alg, public, imported.thumbprint())
+    with _headers_lock:
+        if len(_headers) >= _KEY_CACHE_SIZE:
+            _headers.clear()
+        _headers[segment] = parsed
+    return parsed
+
+
+def _signature_verifies(header: _Header, signing_input: bytes, signature: bytes) -> bool:
+    """RFC 7518 §3.4 (ES256: the raw 64-byte R || S) and §3.5 (PS256: salt of the hash's
+    length), checked with ``cryptography``."""
+    try:
+        if isinstance(header.key, ec.EllipticCurvePublicKey):
+            if len(signature) != 64:
+                return False
+            r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+            header.key.verify(encode_dss_signature(r, s), signing_input, ec.ECDSA(hashes.SHA256()))
+        else:
+            header.key.verify(
+                signature,
+                signing_input,
+                padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+                hashes.SHA256(),
+            )
+    except InvalidSignature:
+        return False
+    return True
 
 
 def verify_proof(
@@ -140,24 +204,21 @@ def check_proof(
         raise DPoPError("a DPoP proof is required")
     if "," in proof:
         raise DPoPError("exactly one DPoP header is allowed")
+    segments = proof.split(".")
+    if len(segments) != 3 or not proof.isascii():
+        raise DPoPError("the DPoP proof is not a JWS")
+    header = _header(segments[0])
+    jkt = header.jkt
     try:
-        compact = jws.extract_compact(proof.encode("ascii"))
-        header: dict[str, Any] = compact.headers()
-    except (JoseError, UnicodeError, ValueError) as exc:
-        raise DPoPError("the DPoP proof is not a JWS") from exc
-    if header.get("typ") != "dpop+jwt":
-        raise DPoPError("the DPoP proof's typ must be dpop+jwt")
-    if header.get("alg") not in ALGORITHMS:
-        raise DPoPError(f"the DPoP proof's alg must be one of {', '.join(ALGORITHMS)}")
-    jwk = header.get("jwk")
-    if not isinstance(jwk, dict) or "d" in jwk or "p" in jwk:
-        raise DPoPError("the DPoP proof must carry a public jwk")
-    try:
-        key, jkt = _public_key(jwk)
-        verified = jws.deserialize_compact(proof, key, algorithms=list(ALGORITHMS))
-        body: dict[str, Any] = json.loads(verified.payload)
-    except (JoseError, ValueError, TypeError) as exc:
+        signature = _b64decode(segments[2])
+        verified = _signature_verifies(
+            header, f"{segments[0]}.{segments[1]}".encode("ascii"), signature
+        )
+        body: dict[str, Any] = json.loads(_b64decode(segments[1])) if verified else {}
+    except (ValueError, UnicodeError) as exc:
         raise DPoPError("the DPoP proof's signature does not verify") from exc
+    if not verified:
+        raise DPoPError("the DPoP proof's signature does not verify")
     if not isinstance(body, dict):
         raise DPoPError("the DPoP proof's payload is not an object")
     if body.get("htm") != method:

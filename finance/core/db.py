@@ -43,14 +43,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, connections: int | None = None) -> Engine:
+def make_engine(url: str, *, connections: int | None = None, autocommit: bool = False) -> Engine:
     """An engine for ``url``; ``connections`` caps its pool (a dedicated engine for one
-    writer needs exactly one). Such a capped engine does not ping its connection before
-    each use: its one connection is used all the time, and a dead one is replaced after
-    the failure it causes."""
+    writer needs exactly one). Such a capped engine does not ping its connections before
+    each use: they are used all the time, and a dead one is replaced after the failure it
+    causes. ``autocommit``: every statement commits on its own (readers that need no
+    transaction save its BEGIN and ROLLBACK)."""
     pool: dict[str, Any] = (
         {} if connections is None else {"pool_size": connections, "max_overflow": 0}
     )
+    if autocommit:
+        pool["isolation_level"] = "AUTOCOMMIT"
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
@@ -58,7 +61,9 @@ def make_engine(url: str, *, connections: int | None = None) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **({"pool_size": 10, "max_overflow": 20} | pool))
+    if connections is None:
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **pool)
+    return create_engine(url, **pool)
 
 
 @lru_cache(maxsize=8)

@@ -55,26 +55,34 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def domain_problem(exc: DomainError) -> JSONResponse:
+    return problem(
+        exc.status,
+        exc.detail,
+        type_slug=exc.type_slug,
+        title=exc.title,
+        headers=exc.headers,
+        **exc.extensions,
+    )
+
+
+def validation_problem(exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+    return problem(422, summary or "invalid request", type_slug="invalid", errors=errors)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
-        return problem(
-            exc.status,
-            exc.detail,
-            type_slug=exc.type_slug,
-            title=exc.title,
-            headers=exc.headers,
-            **exc.extensions,
-        )
+        return domain_problem(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
-            for e in exc.errors()
-        ]
-        summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
-        return problem(422, summary or "invalid request", type_slug="invalid", errors=errors)
+        return validation_problem(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -10,7 +10,18 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Date, Select, Table, and_, bindparam, case, func, select, tuple_
+from sqlalchemy import (
+    Connection,
+    Date,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Session
 
 from finance.core.dates import add_months
@@ -121,15 +132,34 @@ def read_records(
     date_to: dt.date | None = None,
     cursor: str | None = None,
     limit: int = 100,
-    enterprise_known: bool = False,
+) -> RecordsPage:
+    """``records_page`` for a registered enterprise: an unknown one is a 404."""
+    category_or_404(category_name)
+    get_enterprise(session, uscc)
+    return records_page(
+        session.connection(),
+        uscc,
+        category_name,
+        date_from=date_from,
+        date_to=date_to,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+def records_page(
+    connection: Connection,
+    uscc: str,
+    category_name: str,
+    *,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
 ) -> RecordsPage:
     """Records of one category for one enterprise, oldest first, ``date_from`` and
-    ``date_to`` inclusive, in pages linked by an opaque cursor. An unknown enterprise is
-    a 404 unless the caller already knows it is registered (``enterprise_known``: a
-    consent names it)."""
+    ``date_to`` inclusive, in pages linked by an opaque cursor."""
     category = category_or_404(category_name)
-    if not enterprise_known:
-        get_enterprise(session, uscc)
     if date_from and date_to and date_from > date_to:
         raise Invalid("date_from is after date_to", date_from=date_from, date_to=date_to)
     limit = max(1, min(limit, MAX_PAGE))
@@ -146,7 +176,7 @@ def read_records(
     query = _records_query(
         category.name, date_from is not None, date_to is not None, cursor is not None
     )
-    rows = session.connection().execute(query, values).mappings().all()
+    rows = connection.execute(query, values).mappings().all()
     more = len(rows) > limit
     rows = rows[:limit]
     items = [_public_row(category, dict(row)) for row in rows]

@@ -72,9 +72,7 @@ def _one_use(first: RateLimiter, second: RateLimiter) -> None:
 def test_database_store_admits_a_jti_once(engine: Engine) -> None:
     other_process = make_engine(engine.url.render_as_string(hide_password=False))
     try:
-        _one_use(
-            DatabaseRateLimiter(engine), DatabaseRateLimiter(other_process)
-        )
+        _one_use(DatabaseRateLimiter(engine), DatabaseRateLimiter(other_process))
     finally:
         other_process.dispose()
 

@@ -43,13 +43,15 @@ from authz.oauth.dpop import DPoPError, DPoPProof, check_proof, jti_digest, repl
 from authz.oauth.jwt_access_token import AccessTokenError
 from authz.ratelimit import AdmissionRequest, OneTimeId
 from authz.runtime import AuthzRuntime
+from finance.core.driver_sql import DriverSQL
 from finance.core.errors import DomainError
 
 log = logging.getLogger("authz.guard")
 _token: Any = IssuedToken.__table__
 _client: Any = OAuthClient.__table__
 _consent: Any = Consent.__table__
-# One round trip for the three live facts: token, client, consent.
+# One round trip for the three live facts: token, client, consent (run on the driver's
+# cursor: the columns are read by position, in this order).
 _LIVE_FACTS = (
     select(
         _token.c.revoked_at,
@@ -166,24 +168,25 @@ def authorise(
         OneTimeId(jti_digest("dpop", f"{proof.jkt}:{proof.jti}"), replay_horizon(now)),
     )
 
-    row = connection.execute(_LIVE_FACTS, {"jti": claims.get("jti")}).first()
-    if row is None or row.revoked_at is not None:
+    row = DriverSQL(connection).execute(_LIVE_FACTS, {"jti": claims.get("jti")}).fetchone()
+    if row is None or row[0] is not None:  # no such token, or revoked
         raise invalid_token("the access token has been revoked")
-    if row.client_client_id != call.client_id or row.client_status != ClientStatus.ACTIVE.value:
+    (_, client_client_id, client_status, consent_id, consent_client_id, uscc) = row[:6]
+    if client_client_id != call.client_id or client_status != ClientStatus.ACTIVE.value:
         raise invalid_token("the client is not active", error="invalid_client")
-    if row.id is None or row.client_id != row.client_client_id or row.uscc != call.uscc:
+    if consent_id is None or consent_client_id != client_client_id or uscc != call.uscc:
         # Another enterprise, or no consent at all: the caller may not see it.
         raise AccessRefused(404, "not_found", "no consent of this client covers this enterprise")
     consent = ConsentTerms(
-        id=row.id,
-        client_id=row.client_id,
-        uscc=row.uscc,
-        categories=row.categories,
-        data_from=row.data_from,
-        data_to=row.data_to,
-        expires_at=row.expires_at,
-        max_calls_per_day=row.max_calls_per_day,
-        status=row.status,
+        id=consent_id,
+        client_id=consent_client_id,
+        uscc=uscc,
+        categories=row[6],
+        data_from=DriverSQL.date(row[7]),
+        data_to=DriverSQL.date(row[8]),
+        expires_at=DriverSQL.utc(row[9]),
+        max_calls_per_day=row[10],
+        status=row[11],
     )
     if consent.status == ConsentStatus.REVOKED.value:
         raise AccessRefused(403, "consent_revoked", "the consent was revoked")
@@ -225,13 +228,17 @@ def authorise(
     return consent
 
 
+def _daily_limit_text(consent: ConsentTerms) -> str:
+    return f"the consent allows {consent.max_calls_per_day} calls a day"
+
+
 def _daily_limit_exceeded(consent: ConsentTerms, now: dt.datetime) -> AccessRefused:
     start = consents.day_start(now)
     retry = int((start + dt.timedelta(days=1) - now).total_seconds())
     return AccessRefused(
         429,
         "daily_limit_exceeded",
-        f"the consent allows {consent.max_calls_per_day} calls a day",
+        _daily_limit_text(consent),
         headers={"Retry-After": str(max(1, retry))},
     )
 
@@ -242,12 +249,11 @@ def _entry(call: DataCall, refusal: DomainError | None, rows: int, now: dt.datet
     actor = f"client:{call.client_id}" if call.client_id else "anonymous"
     daily_limit = None
     if refusal is None and consent is not None:
-        exceeded = _daily_limit_exceeded(consent, now)
         daily_limit = ledger.DailyLimit(
             consent_id=consent.id,
             day=consents.local_day(now),
             limit=consent.max_calls_per_day,
-            refusal=f"{exceeded.error}: {exceeded.detail}",
+            refusal=f"daily_limit_exceeded: {_daily_limit_text(consent)}",
         )
     return PendingCall(
         ledger.entry_fields(

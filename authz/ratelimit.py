@@ -20,8 +20,8 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
-from authz.driver_sql import DriverSQL
 from authz.models import RateCounter, UsedJti
+from finance.core.driver_sql import DriverSQL
 
 WINDOW_SECONDS = 60
 

@@ -23,9 +23,9 @@ from sqlalchemy import Connection, Select, bindparam, func, insert, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from authz.driver_sql import DriverSQL
 from authz.models import DailyCalls, LedgerEntry, LedgerHead
 from authz.ratelimit import Admission, AdmissionRequest
+from finance.core.driver_sql import DriverSQL
 
 GENESIS = "0" * 64
 _HASHED_FIELDS = (

@@ -1,13 +1,16 @@
 """SQLAlchemy statements compiled once and run on the database driver's own cursor.
 
-The ledger writer's group commit runs about eight short statements per batch (the head,
-the rate counters, the proofs' ``jti``s, the daily counts, the entries). Executed through
-SQLAlchemy's Core, each costs about 45 µs of Python before the driver is reached; on the
-driver's cursor about 5 µs. The statements are still written with SQLAlchemy (so they
+Every data call runs two reads (the token, client and consent in one; the records in the
+other), and the ledger writer's group commit about eight short statements per batch (the
+head, the rate counters, the proofs' ``jti``s, the daily counts, the entries). Executed
+through SQLAlchemy's Core, each costs about 45 µs of Python before the driver is reached;
+on the driver's cursor about 5 µs. The statements are still written with SQLAlchemy (so they
 follow the models and each dialect's syntax); only their execution skips the Core, inside
 the transaction the Core's ``Connection`` began. Values the Core's column types would
-convert are converted here the same way: on SQLite, dates and UTC datetimes are stored
-as the text SQLAlchemy writes; psycopg adapts them itself.
+convert are converted here the same way, both ways: on SQLite, dates and UTC datetimes
+are stored as the text SQLAlchemy writes and booleans as 0 and 1 (``converter`` turns
+what the driver returns into what the Core would have); psycopg adapts dates and
+datetimes itself.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Boolean, Connection, Date, DateTime
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.types import TypeEngine
+
+from finance.core.types import UTCDateTime
 
 _COMPILED: dict[tuple[str, int], tuple[ClauseElement, str, dict[str, Any]]] = {}
 _MAX_COMPILED = 1024
@@ -33,6 +39,38 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
+def _as_date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(value)
+
+
+def _as_utc(value: Any) -> dt.datetime | None:
+    """SQLite's text (naive UTC), or psycopg's aware datetime, as an aware UTC one."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+def _as_bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def converter(column_type: TypeEngine[Any]) -> Any:
+    """How a value the driver returns for a column of this type becomes the value the
+    Core would have returned (``None``: it is already that value)."""
+    if isinstance(column_type, UTCDateTime | DateTime):
+        return _as_utc
+    if isinstance(column_type, Date):
+        return _as_date
+    if isinstance(column_type, Boolean):
+        return _as_bool
+    return None
+
+
 class DriverSQL:
     """Runs compiled statements on the DBAPI cursor of ``connection``, in its
     transaction. Bind parameters are passed by name."""
@@ -42,6 +80,22 @@ class DriverSQL:
         self.dialect: str = self._dialect.name
         self._sqlite = self.dialect == "sqlite"
         self._cursor: Any = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+    @staticmethod
+    def date(value: Any) -> dt.date:
+        """A NOT NULL date column's value, as the Core would return it."""
+        converted = _as_date(value)
+        if converted is None:
+            raise ValueError("a date column returned NULL")
+        return converted
+
+    @staticmethod
+    def utc(value: Any) -> dt.datetime:
+        """A NOT NULL UTC datetime column's value, as the Core would return it."""
+        converted = _as_utc(value)
+        if converted is None:
+            raise ValueError("a datetime column returned NULL")
+        return converted
 
     def _compiled(self, statement: ClauseElement) -> tuple[str, dict[str, Any]]:
         key = (self._dialect.name, id(statement))

@@ -52,6 +52,7 @@ from authz.ledger.service import (
 )
 from authz.ratelimit import RateLimiter
 from finance.core.db import make_engine
+from finance.core.sqlite_wal import WalCheckpointer
 
 log = logging.getLogger("authz.ledger")
 MAX_BATCH = 256
@@ -76,6 +77,11 @@ class LedgerWriter:
             f"{database}.writer-lock"
             if engine.dialect.name == "sqlite" and database and database != ":memory:"
             else None
+        )
+        # On a SQLite file, this process's checkpoints run beside the writer, not in its
+        # commits (``finance.core.sqlite_wal``).
+        self.checkpointer = (
+            WalCheckpointer(database) if self._lock_path is not None and database else None
         )
         self._connection: Connection | None = None  # the writer thread's, kept open
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -135,6 +141,8 @@ class LedgerWriter:
             self._queue.put(_STOP)
             thread.join(timeout=30)
         self._thread = None
+        if self.checkpointer is not None and self._pid == os.getpid():
+            self.checkpointer.close()
         self._drop_connection()
         self._engine.dispose()
 
@@ -155,6 +163,8 @@ class LedgerWriter:
             self._pid = os.getpid()
             self._thread = threading.Thread(target=self._serve, name="ledger-writer", daemon=True)
             self._thread.start()
+            if self.checkpointer is not None:
+                self.checkpointer.start()
 
     def _serve(self) -> None:
         while True:
@@ -192,6 +202,9 @@ class LedgerWriter:
         try:
             if self._connection is None:
                 self._connection = self._engine.connect()
+                if self.checkpointer is not None:
+                    driver: Any = self._connection.connection.driver_connection
+                    driver.execute("PRAGMA wal_autocheckpoint=0")
             connection = self._connection
             with self._turn(), connection.begin():
                 entries = []
@@ -202,6 +215,8 @@ class LedgerWriter:
                         entries.append(pending)
                 if entries:
                     append_batch(connection, entries, admit)
+            if self.checkpointer is not None:
+                self.checkpointer.written()
         except Exception as exc:
             self._drop_connection()
             if len(batch) == 1:

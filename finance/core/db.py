@@ -53,7 +53,9 @@ def make_engine(url: str, *, connections: int | None = None, autocommit: bool = 
         {} if connections is None else {"pool_size": connections, "max_overflow": 0}
     )
     if autocommit:
-        pool["isolation_level"] = "AUTOCOMMIT"
+        # No transaction is ever open on these connections: nothing to roll back when one
+        # goes back to the pool.
+        pool |= {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None}
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":

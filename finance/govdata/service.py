@@ -198,7 +198,8 @@ def records_page(
         rows.append(row)
     items = [_public_row(category, row) for row in rows]
     next_cursor = _encode_cursor([rows[-1][c.name] for c in order]) if more else None
-    return RecordsPage(
+    # Built from values of the declared types already: no validation pass.
+    return RecordsPage.model_construct(
         uscc=uscc,
         category=category.name,
         date_from=date_from,

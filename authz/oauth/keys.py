@@ -84,6 +84,9 @@ class KeyRingSnapshot:
     # token's exact text: a verification's result depends only on those bytes and this
     # key set, so it is kept as long as the snapshot (``CACHE_SECONDS``).
     verified_tokens: dict[str, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+    # The sealed keys it was built from: a reload that finds the same ones keeps this
+    # snapshot (its imported keys and its verified tokens) instead of rebuilding it.
+    sealed: tuple[Any, ...] = ()
 
 
 class KeyRing:
@@ -121,10 +124,15 @@ class KeyRing:
             )
             if not rows:
                 rows = [new_signing_key(session, dt.datetime.now(dt.UTC), self._secret)]
+            sealed = tuple(row.private_jwk for row in rows)
+            current = self._snapshot
+            if current is not None and current.sealed == sealed:
+                return current  # no rotation since: nothing to import, no token to re-verify
             private = [_unseal(row.private_jwk, self._secret) for row in rows]
         public: list[Any] = [ECKey.import_key(key.as_dict(private=False)) for key in private]
         return KeyRingSnapshot(
             signing=private[0],
             verifying=KeySet(list(public)),
             public_jwks={"keys": [key.as_dict(private=False) for key in public]},
+            sealed=sealed,
         )

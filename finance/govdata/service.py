@@ -97,10 +97,16 @@ def _decode_cursor(cursor: str, columns: list[Any]) -> list[Any]:
         raise Invalid("cursor is not one this API issued", cursor=cursor) from exc
 
 
+@lru_cache(maxsize=64)
+def _id_number_columns(category_name: str) -> tuple[str, ...]:
+    category = REGISTRY[category_name]
+    return tuple(c.db_name for c in category.columns if c.kind is Kind.ID_NUMBER)
+
+
 def _public_row(category: Category, row: dict[str, Any]) -> dict[str, Any]:
-    for column in category.columns:
-        if column.kind is Kind.ID_NUMBER and row.get(column.db_name):
-            row[column.db_name] = mask_id_number(row[column.db_name])
+    for name in _id_number_columns(category.name):
+        if row.get(name):
+            row[name] = mask_id_number(row[name])
     return row
 
 

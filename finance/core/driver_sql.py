@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Boolean, Connection, Date, DateTime
@@ -39,17 +40,31 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
+# The same few dates and load times recur on every page (the months, the as-of date,
+# the ingestion time of a batch): parsed text is remembered (the values are immutable).
+@lru_cache(maxsize=8192)
+def _date_from_text(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+@lru_cache(maxsize=8192)
+def _utc_from_text(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
 def _as_date(value: Any) -> dt.date | None:
     if value is None or isinstance(value, dt.date):
         return value
-    return dt.date.fromisoformat(value)
+    return _date_from_text(value)
 
 
 def _as_utc(value: Any) -> dt.datetime | None:
     """SQLite's text (naive UTC), or psycopg's aware datetime, as an aware UTC one."""
     if value is None:
         return None
-    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+    if isinstance(value, str):
+        return _utc_from_text(value)
+    moment: dt.datetime = value
     if moment.tzinfo is None:
         return moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC)

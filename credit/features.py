@@ -17,6 +17,11 @@ exactly (tested).
 Registry attributes (founding date, capital, size class, industry, city) come from the
 enterprise registry, which holds the latest registration snapshot: they are treated as
 static attributes of the enterprise.
+
+One input belongs to the application rather than the enterprise: the amount applied for,
+relative to the revenue of the latest annual report (``APPLICATION_FEATURES``). It is
+known at decision time (it is what the enterprise asks for); without an application (a
+profile score) it is missing.
 """
 
 from __future__ import annotations
@@ -245,11 +250,23 @@ FEATURES: tuple[Feature, ...] = (
     Feature("size_class", "企业规模类型风险较高", "higher-risk size class", categorical=True),
     Feature("industry_section", "所属行业风险较高", "higher-risk industry", categorical=True),
     Feature("city_code", "所在地市风险较高", "higher-risk city", categorical=True),
+    # the application
+    Feature(
+        "amount_to_revenue",
+        "申请金额相对营业收入偏高",
+        "amount applied for is high relative to the revenue reported",
+        1,
+    ),
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 CATEGORICAL: tuple[str, ...] = tuple(f.name for f in FEATURES if f.categorical)
 BY_NAME: Mapping[str, Feature] = {f.name: f for f in FEATURES}
+# Inputs that describe the application, not the enterprise: missing without one.
+APPLICATION_FEATURES: tuple[str, ...] = ("amount_to_revenue",)
+# Added to the reported revenue (yuan) in the amount ratio, so that a zero or missing
+# revenue gives a large but finite ratio.
+REVENUE_FLOOR_YUAN = 10_000.0
 
 # Monthly measures read into panels: name -> (table, column or columns summed).
 MONTHLY: Mapping[str, tuple[str, tuple[str, ...]]] = {
@@ -318,6 +335,7 @@ class _Raw:
 
     n: int
     as_of_day: NDArray[np.int64]
+    amount_fen: Array  # the amount applied for, NaN without an application
     panel: Array
     events: dict[str, _Events]
     founded_day: Array
@@ -482,6 +500,8 @@ def _compute(raw: _Raw) -> dict[str, Any]:
 
     out["reported_employees"] = _latest_event_value(registration, n, "employees")
     out["reported_revenue_yuan"] = _latest_event_value(registration, n, "revenue_fen") / 100
+    revenue = np.where(np.isnan(out["reported_revenue_yuan"]), 0.0, out["reported_revenue_yuan"])
+    out["amount_to_revenue"] = raw.amount_fen / 100 / (revenue + REVENUE_FLOOR_YUAN)
     out["age_years"] = (as_of - raw.founded_day) / 365.25
     out["registered_capital_yuan"] = raw.capital_fen / 100
     for name in CATEGORICAL:
@@ -675,9 +695,12 @@ def _day_of(value: Any) -> int:
     return _date(value).toordinal() - _EPOCH_ORDINAL
 
 
-def enterprise_features(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
-    """The feature values of one enterprise as of ``as_of``: numbers (NaN when unknown) and,
-    for categorical features, strings (None when unknown)."""
+def enterprise_features(
+    session: Session, uscc: str, as_of: dt.date, amount_fen: int | None = None
+) -> dict[str, Any]:
+    """The feature values of one enterprise as of ``as_of``, applying for ``amount_fen``
+    (None: no application): numbers (NaN when unknown) and, for categorical features,
+    strings (None when unknown)."""
     connection = session.connection()
     sql = _union_sql("?" if connection.dialect.paramstyle == "qmark" else "%s")
     months_end = month_index(as_of)
@@ -723,7 +746,7 @@ def enterprise_features(session: Session, uscc: str, as_of: dt.date) -> dict[str
                         panel[measure][offset] = total
     events = {name: by_branch[_MONTHLY_BRANCHES + i] for i, name in enumerate(EVENTS)}
     registry = by_branch[_REGISTRY][0] if by_branch[_REGISTRY] else None
-    return _compute_one(day_number(as_of), panel, events, registry)
+    return _compute_one(day_number(as_of), amount_fen, panel, events, registry)
 
 
 def _slot(table: str, column: str) -> int:
@@ -789,6 +812,7 @@ def _latest_value(rows: list[Any], position: int) -> float:
 
 def _compute_one(
     as_of: int,
+    amount_fen: int | None,
     panel: list[list[float | None]],
     events: dict[str, list[Any]],
     registry: Any,
@@ -949,6 +973,10 @@ def _compute_one(
     )
     out["reported_employees"] = _latest_value(registration, _EVENT_EMPLOYEES)
     out["reported_revenue_yuan"] = _latest_value(registration, _EVENT_REVENUE) / 100
+    revenue = out["reported_revenue_yuan"]
+    revenue = 0.0 if math.isnan(revenue) else revenue
+    amount = NAN if amount_fen is None else float(amount_fen) / 100
+    out["amount_to_revenue"] = amount / (revenue + REVENUE_FLOOR_YUAN)
 
     if registry is None or registry[1] is None:
         out["age_years"] = NAN
@@ -970,7 +998,8 @@ def batch_features(
 ) -> pd.DataFrame:
     """Features for many (enterprise, as-of date) pairs at once.
 
-    ``requests`` has columns ``uscc`` and ``as_of`` (dates); the result has one row per
+    ``requests`` has columns ``uscc`` and ``as_of`` (dates) and optionally ``amount_fen``
+    (the amount applied for; missing or NaN: no application); the result has one row per
     request, in the same order and with the same index, and one column per feature. When
     the requests cover every enterprise of a USCC range (a rescore chunk), ``uscc_range``
     reads the tables by that range instead of by lists of USCCs.
@@ -1057,9 +1086,15 @@ def batch_features(
             for d in attributes["founded_on"]
         ]
     )
+    amounts = (
+        requests["amount_fen"].to_numpy(dtype=np.float64, na_value=np.nan)
+        if "amount_fen" in requests
+        else np.full(n, np.nan)
+    )
     raw = _Raw(
         n=n,
         as_of_day=as_of_days,
+        amount_fen=amounts,
         panel=panel,
         events=events,
         founded_day=founded,

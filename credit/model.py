@@ -86,6 +86,11 @@ class Calibration:
 
 @dataclass
 class CreditModel:
+    """``fill`` holds the value an application input (e.g. the amount relative to revenue)
+    takes when none is given: the training median, so a score without an application is
+    that of a typical one. A missing value cannot be left to LightGBM there: a feature
+    with no missing values in training sends NaN down the branch of zero."""
+
     booster: lgb.Booster
     features: list[str]
     categories: dict[str, list[str]]  # categorical feature -> categories in code order
@@ -93,6 +98,7 @@ class CreditModel:
     scale: ScoreScale
     meta: dict[str, Any] = field(default_factory=dict)
     version: str | None = None
+    fill: dict[str, float] = field(default_factory=dict)
     _codes: dict[str, dict[str, float]] = field(init=False, repr=False)
     _positions: list[tuple[int, str]] = field(init=False, repr=False)
 
@@ -106,7 +112,11 @@ class CreditModel:
     # ------------------------------------------------------------ inputs
 
     def matrix(self, frame: pd.DataFrame) -> Array:
-        return encode(frame, self.features, self.categories)
+        x = encode(frame, self.features, self.categories)
+        for name, value in self.fill.items():
+            column = x[:, self.features.index(name)]
+            column[np.isnan(column)] = value
+        return x
 
     def row(self, values: Mapping[str, Any]) -> Array:
         """One input row from a mapping of feature values (the online path: no pandas)."""
@@ -115,8 +125,10 @@ class CreditModel:
             value = values.get(name)
             if name in self._codes:
                 x[0, i] = np.nan if _missing(value) else self._codes[name].get(str(value), np.nan)
+            elif value is None or _missing(value):
+                x[0, i] = self.fill.get(name, np.nan)
             else:
-                x[0, i] = np.nan if value is None else float(value)
+                x[0, i] = float(value)
         return x
 
     # ------------------------------------------------------------ outputs
@@ -145,6 +157,7 @@ class CreditModel:
             "categories": self.categories,
             "calibration": asdict(self.calibration),
             "scale": asdict(self.scale),
+            "fill": self.fill,
         }
         (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2))
 
@@ -160,6 +173,7 @@ class CreditModel:
             scale=ScoreScale.from_dict(meta.pop("scale")),
             meta=meta,
             version=version,
+            fill={k: float(v) for k, v in meta.pop("fill", {}).items()},
         )
 
 

@@ -33,12 +33,15 @@ TRAIN_THREADS = 2
 
 @dataclass
 class TrainingSet:
-    """Feature frame, binary target (1 = bad), optional time and oracle PD per row."""
+    """Feature frame, binary target (1 = bad), optional time and oracle PD per row.
+    ``application`` names the inputs that describe the application (missing when scoring
+    without one)."""
 
     frame: pd.DataFrame
     target: NDArray[np.int64]
     categorical: list[str]
     monotone: dict[str, int] = field(default_factory=dict)
+    application: list[str] = field(default_factory=list)
     time: pd.Series[Any] | None = None
     oracle_pd: NDArray[np.float64] | None = None
     source: str = "file"
@@ -157,6 +160,10 @@ def train(
         categories=categories,
         calibration=Calibration(a=float(platt.coef_[0][0]), b=float(platt.intercept_[0])),
         scale=scale,
+        fill={
+            name: float(np.nanmedian(x[train_rows, features.index(name)]))
+            for name in data.application
+        },
     )
 
     scorecard = Scorecard.fit(
@@ -232,12 +239,17 @@ def train(
 def reference_distribution(
     model: CreditModel, x: NDArray[np.float64], bins: int = 10
 ) -> dict[str, Any]:
-    """Decile edges and shares of the score and of each numeric feature in the training
-    population, kept with the model for stability (PSI) monitoring."""
-    scores = model.scale.points(model.predict_pd(x)).astype(np.float64)
+    """Decile edges and shares of the score and of each numeric enterprise feature in the
+    training population, kept with the model for stability (PSI) monitoring. Monitoring
+    scores enterprises without an application, so the score's reference is taken the same
+    way (application inputs at their fill value) and application inputs get none."""
+    profile = x.copy()
+    for name, value in model.fill.items():
+        profile[:, model.features.index(name)] = value
+    scores = model.scale.points(model.predict_pd(profile)).astype(np.float64)
     reference = {"score": _histogram(scores, bins)}
     for i, name in enumerate(model.features):
-        if name not in model.categories:
+        if name not in model.categories and name not in model.fill:
             reference[name] = _histogram(x[:, i], bins)
     return reference
 

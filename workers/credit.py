@@ -34,12 +34,15 @@ def _today() -> dt.date:
 
 
 @shared_task(name="credit.score_enterprise", **RETRY)
-def score_enterprise(self: Task, uscc: str, as_of: str) -> dict[str, Any]:
-    """Score one enterprise with the live model and store the score."""
+def score_enterprise(
+    self: Task, uscc: str, as_of: str, amount_fen: int | None = None
+) -> dict[str, Any]:
+    """Score one enterprise with the live model (for an application of ``amount_fen``, if
+    given) and store the score."""
     data_dir = get_settings().resolved_data_dir
     with transaction() as session:
         result = scoring.score_enterprise(
-            session, uscc, dt.date.fromisoformat(as_of), data_dir=data_dir
+            session, uscc, dt.date.fromisoformat(as_of), data_dir=data_dir, amount_fen=amount_fen
         )
         scoring.store(session, [result])
     return {"uscc": uscc, "score": result.score, "model_version": result.model_version}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -106,6 +107,10 @@ def score(
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the scores.")] = None,
     uscc: Annotated[str | None, typer.Option(help="Score one platform enterprise.")] = None,
     as_of: Annotated[str | None, typer.Option(help="As-of date for --uscc.")] = None,
+    amount: Annotated[
+        Decimal | None,
+        typer.Option(help="Amount applied for in yuan, for --uscc (default: none, a profile)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score a file (one output row per input row, in order, with pd and score added) or
@@ -121,7 +126,12 @@ def score(
             if uscc is not None:
                 day = dt.date.fromisoformat(as_of) if as_of else _today()
                 result = score_enterprise(
-                    session, uscc, day, data_dir=settings.resolved_data_dir, model=chosen
+                    session,
+                    uscc,
+                    day,
+                    data_dir=settings.resolved_data_dir,
+                    model=chosen,
+                    amount_fen=None if amount is None else int(amount * 100),
                 )
         if uscc is not None:
             if as_json:

@@ -243,6 +243,7 @@ def rescore(
     """Score every enterprise with the live model and store the scores."""
     from celery import Celery
 
+    from credit import industry
     from credit.models import CreditScore
     from credit.registry import load_model
     from credit.scoring import chunk_bounds, enterprise_count, rescore_chunk
@@ -269,6 +270,7 @@ def rescore(
     try:
         with transaction() as session:
             model = load_model(session, settings.resolved_data_dir)
+            industry.refresh(session)  # the chunks read it
             bounds = chunk_bounds(session, chunk_size)
             total = enterprise_count(session)
     except DomainError as exc:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from credit import industry
 from credit.features import CATEGORICAL, FEATURE_NAMES, batch_features, enterprise_features
 from tests.credit.builders import DataBuilder, add_months, build_province, uscc_for
 
@@ -226,6 +227,7 @@ def test_no_look_ahead(session: Session) -> None:
 
 def test_batch_and_single_paths_agree(session: Session) -> None:
     province = build_province(session, enterprises=60, months=30, seed=3)
+    industry.refresh(session)
     dates = [dt.date(2022, 3, 1), dt.date(2023, 2, 17), dt.date(2023, 8, 31), dt.date(2024, 9, 2)]
     requests = pd.DataFrame(
         {
@@ -237,6 +239,7 @@ def test_batch_and_single_paths_agree(session: Session) -> None:
     amounts = [None if i % 2 else 37 * 1_000_000 + i * 1_234 for i in range(len(requests))]
     requests["amount_fen"] = amounts
     batch = batch_features(session, requests)
+    assert batch["industry_employment_index"].notna().sum() > len(batch) / 2
     assert list(batch.columns) == list(FEATURE_NAMES)
     assert len(batch) == len(requests)
     numeric = [n for n in FEATURE_NAMES if n not in CATEGORICAL]
@@ -336,6 +339,7 @@ def test_paths_agree_on_gaps_nulls_and_ties(session: Session) -> None:
         status="valid",
     )
     builder.flush()
+    industry.refresh(session)
     dates = [dt.date(2022, 2, 1), dt.date(2023, 6, 1), dt.date(2023, 6, 2), dt.date(2024, 7, 9)]
     requests = pd.DataFrame(
         {

@@ -60,6 +60,14 @@ def train(
         typer.Option(help="Outcomes known up to this date (YYYY-MM-DD); default today (UTC)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed (training is deterministic).")] = 42,
+    linear_base: Annotated[
+        bool,
+        typer.Option(
+            "--linear-base/--no-linear-base",
+            help="Start the trees from a regularised logistic regression (default) or from "
+            "the average.",
+        ),
+    ] = True,
     promote: Annotated[bool, typer.Option(help="Make the new version the live model.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -83,7 +91,7 @@ def train(
             until = dt.date.fromisoformat(observed_until) if observed_until else _today()
             with transaction() as session:
                 training_set = platform_training_set(session, until)
-        result = fit(training_set, seed=seed)
+        result = fit(training_set, seed=seed, linear_base=linear_base)
         with transaction() as session:
             row = register(session, result, settings.resolved_data_dir, created_by=_who())
             if promote:

@@ -18,8 +18,9 @@ Terms (the regression's columns), all from the model's numeric input matrix:
 
 Every term is standardised on the training rows. The penalty (L2, ``C``) is chosen by
 stratified 5-fold cross-validated AUC on the training rows from ``C_GRID``. A feature with
-a business direction keeps a coefficient of that sign: a value term fitted with the other
-sign is dropped and the regression refitted (as scorecards are built).
+a business direction keeps a coefficient of that sign: while a value term is fitted with
+the other sign, the most contrary one is dropped and the regression refitted (as
+scorecards are built).
 
 With standardised terms a term's contribution to the log-odds is ``coefficient * z``,
 zero on average over the training rows; a feature's contribution is the sum over its
@@ -141,16 +142,19 @@ class LinearBase:
         while True:
             regression = _regression(penalty).fit(design[:, active], target)
             coefficients = regression.coef_[0]
-            wrong = [
-                index
+            wrong = {
+                index: abs(coefficient)
                 for index, coefficient in zip(active, coefficients, strict=True)
                 if terms[index].kind == VALUE
                 and coefficient * monotone.get(terms[index].feature, 0) < 0
-            ]
+            }
             if not wrong:
                 break
-            dropped += [terms[index].feature for index in wrong]
-            active = [index for index in active if index not in wrong]
+            # One at a time, the most contrary first: a wrong sign is often a correlated
+            # partner's doing, and the others may turn once it goes.
+            worst = max(wrong, key=lambda index: wrong[index])
+            dropped.append(terms[worst].feature)
+            active.remove(worst)
         fitted = [
             _replace(terms[index], coefficient=float(coefficient))
             for index, coefficient in zip(active, coefficients, strict=True)

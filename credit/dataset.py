@@ -19,7 +19,8 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credit.features import CATEGORICAL, FEATURES, batch_features
+from credit import industry
+from credit.features import APPLICATION_FEATURES, CATEGORICAL, FEATURES, batch_features
 from credit.train import TrainingSet
 from finance.core.errors import Invalid
 from finance.lending.models import Loan, SyntheticLoanTruth
@@ -36,13 +37,14 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 
 def loan_outcomes(session: Session, observed_until: dt.date) -> pd.DataFrame:
-    """Every loan whose outcome window has ended: uscc, disbursed_on, bad (0/1) and the
-    generator's true PD where the loan is synthetic (NaN otherwise)."""
+    """Every loan whose outcome window has ended: uscc, disbursed_on, amount_fen, bad (0/1)
+    and the generator's true PD where the loan is synthetic (NaN otherwise)."""
     rows = session.execute(
         select(
             Loan.id,
             Loan.uscc,
             Loan.disbursed_on,
+            Loan.amount_fen,
             Loan.defaulted_on,
             SyntheticLoanTruth.true_pd,
         )
@@ -50,25 +52,32 @@ def loan_outcomes(session: Session, observed_until: dt.date) -> pd.DataFrame:
         .order_by(Loan.disbursed_on, Loan.id)
     ).all()
     records = []
-    for loan_id, uscc, disbursed, defaulted, true_pd in rows:
+    for loan_id, uscc, disbursed, amount, defaulted, true_pd in rows:
         horizon = add_months(disbursed, OUTCOME_MONTHS)
         if horizon > observed_until:
             continue
         bad = defaulted is not None and defaulted < horizon
-        records.append((loan_id, uscc, disbursed, int(bad), np.nan if true_pd is None else true_pd))
+        oracle = np.nan if true_pd is None else true_pd
+        records.append((loan_id, uscc, disbursed, amount, int(bad), oracle))
     return pd.DataFrame.from_records(
-        records, columns=["loan_id", "uscc", "disbursed_on", "bad", "true_pd"]
+        records, columns=["loan_id", "uscc", "disbursed_on", "amount_fen", "bad", "true_pd"]
     )
 
 
 def platform_training_set(session: Session, observed_until: dt.date) -> TrainingSet:
+    """The loans with known outcomes and their features as of disbursement. Refreshes the
+    industry index first (``credit.industry``), so the features see every month of data
+    ingested."""
+    industry.refresh(session)
     loans = loan_outcomes(session, observed_until)
     if loans.empty:
         raise Invalid(
             f"no loans with a complete {OUTCOME_MONTHS}-month outcome by {observed_until}"
         )
+    # Features as of disbursement, with the amount lent as the amount applied for.
     features = batch_features(
-        session, pd.DataFrame({"uscc": loans["uscc"], "as_of": loans["disbursed_on"]})
+        session,
+        loans[["uscc", "disbursed_on", "amount_fen"]].rename(columns={"disbursed_on": "as_of"}),
     )
     oracle = loans["true_pd"].to_numpy(dtype=np.float64)
     return TrainingSet(
@@ -76,6 +85,7 @@ def platform_training_set(session: Session, observed_until: dt.date) -> Training
         target=loans["bad"].to_numpy(dtype=np.int64),
         categorical=list(CATEGORICAL),
         monotone={f.name: f.direction for f in FEATURES if f.direction},
+        application=list(APPLICATION_FEATURES),
         time=pd.Series(pd.to_datetime(loans["disbursed_on"])),
         oracle_pd=None if np.isnan(oracle).all() else oracle,
         source="platform",

@@ -112,6 +112,12 @@ def render_text(report: Mapping[str, Any]) -> str:
             f"{label:14}{figures['auc']:8.4f}{figures['gini']:8.4f}{figures['ks']:8.4f}"
             f"{figures['brier']:8.4f}"
         )
+    base = report.get("linear_base")
+    if base:
+        lines.append(
+            f"{'linear base':14}{base['auc']:8.4f}   alone (C {base['c']}, {base['terms']} terms;"
+            f" the model adds {report['best_iteration']} trees)"
+        )
     if report.get("oracle_auc") is not None:
         lines.append(f"{'oracle':14}{report['oracle_auc']:8.4f}   gap {report['oracle_gap']:+.4f}")
     lines += ["", "calibration by decile (lowest PD first)"]
@@ -127,8 +133,19 @@ def render_text(report: Mapping[str, Any]) -> str:
             f"  {row['band']} >= {row['min_score']:<4} n={row['count']:<6} bad rate {rate}"
             f"  cum {row['cum_share'] or 0:.3f}  cum bads {row['cum_bad_share']:.3f}"
         )
-    lines += ["", "top features (gain share)"]
+    lines += ["", "top features of the trees (gain share)"]
     lines += [f"  {row['feature']:34} {row['share']:.3f}" for row in report["top_features"]]
+    if base:
+        lines += ["", "linear base: largest coefficients (per standard deviation of the term)"]
+        lines += [
+            f"  {row['feature']:34} {row['term']:10} {row['coefficient']:+.3f}"
+            for row in base["top_terms"]
+        ]
+        if base["dropped_for_sign"]:
+            lines.append(
+                f"  dropped for a sign against the business direction: "
+                f"{', '.join(base['dropped_for_sign'])}"
+            )
     return "\n".join(lines) + "\n"
 
 

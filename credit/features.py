@@ -17,6 +17,14 @@ exactly (tested).
 Registry attributes (founding date, capital, size class, industry, city) come from the
 enterprise registry, which holds the latest registration snapshot: they are treated as
 static attributes of the enterprise.
+
+One input belongs to the application rather than the enterprise: the amount applied for,
+relative to the revenue of the latest annual report (``APPLICATION_FEATURES``). It is
+known at decision time (it is what the enterprise asks for); without an application (a
+profile score) it is missing. One describes the enterprise's industry: the industry
+employment index of its section in the latest month before the as-of month
+(``credit.industry``), read from the small table ``credit_industry_index``, so neither
+path aggregates over other enterprises.
 """
 
 from __future__ import annotations
@@ -32,9 +40,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sqlalchemy import Boolean, Date, String, select
+from sqlalchemy import Boolean, Date, Float, String, select
 from sqlalchemy.orm import Session
 
+from credit.industry import STALE_MONTHS
+from credit.models import IndustryIndex
 from finance.enterprises.models import Enterprise
 from finance.govdata.models import data_table
 
@@ -245,11 +255,30 @@ FEATURES: tuple[Feature, ...] = (
     Feature("size_class", "企业规模类型风险较高", "higher-risk size class", categorical=True),
     Feature("industry_section", "所属行业风险较高", "higher-risk industry", categorical=True),
     Feature("city_code", "所在地市风险较高", "higher-risk city", categorical=True),
+    # the enterprise's industry
+    Feature(
+        "industry_employment_index",
+        "所属行业就业景气低于常年水平",
+        "employment in its industry is below its usual level",
+        -1,
+    ),
+    # the application
+    Feature(
+        "amount_to_revenue",
+        "申请金额相对营业收入偏高",
+        "amount applied for is high relative to the revenue reported",
+        1,
+    ),
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 CATEGORICAL: tuple[str, ...] = tuple(f.name for f in FEATURES if f.categorical)
 BY_NAME: Mapping[str, Feature] = {f.name: f for f in FEATURES}
+# Inputs that describe the application, not the enterprise: missing without one.
+APPLICATION_FEATURES: tuple[str, ...] = ("amount_to_revenue",)
+# Added to the reported revenue (yuan) in the amount ratio, so that a zero or missing
+# revenue gives a large but finite ratio.
+REVENUE_FLOOR_YUAN = 10_000.0
 
 # Monthly measures read into panels: name -> (table, column or columns summed).
 MONTHLY: Mapping[str, tuple[str, tuple[str, ...]]] = {
@@ -318,6 +347,8 @@ class _Raw:
 
     n: int
     as_of_day: NDArray[np.int64]
+    amount_fen: Array  # the amount applied for, NaN without an application
+    industry: Array  # the industry employment index of the request's section and month
     panel: Array
     events: dict[str, _Events]
     founded_day: Array
@@ -482,6 +513,9 @@ def _compute(raw: _Raw) -> dict[str, Any]:
 
     out["reported_employees"] = _latest_event_value(registration, n, "employees")
     out["reported_revenue_yuan"] = _latest_event_value(registration, n, "revenue_fen") / 100
+    revenue = np.where(np.isnan(out["reported_revenue_yuan"]), 0.0, out["reported_revenue_yuan"])
+    out["amount_to_revenue"] = raw.amount_fen / 100 / (revenue + REVENUE_FLOOR_YUAN)
+    out["industry_employment_index"] = raw.industry
     out["age_years"] = (as_of - raw.founded_day) / 365.25
     out["registered_capital_yuan"] = raw.capital_fen / 100
     for name in CATEGORICAL:
@@ -567,7 +601,8 @@ def _date(value: Any) -> dt.date:
 # ---------------------------------------------------------------- one enterprise
 #
 # The online path reads everything about one enterprise in one round trip (one UNION ALL
-# over the category tables and the registry, as driver SQL on the session's connection)
+# over the category tables, the registry and its section's rows of the industry index, as
+# driver SQL on the session's connection)
 # and computes its features with scalar Python: for a single row, numpy's per-call
 # overhead (about 200 calls in ``_compute``) costs more than the arithmetic.
 # ``_compute_one`` mirrors ``_compute`` statistic by statistic with the same IEEE
@@ -575,12 +610,15 @@ def _date(value: Any) -> dt.date:
 # tests/credit/test_features.py checks that they do.
 
 REGISTRY_COLUMNS = ("registered_capital_fen", *CATEGORICAL)  # and founded_on as the date
-_INT, _TEXT, _DATE = "BIGINT", "VARCHAR", "DATE"  # the SQL type of a kind's NULL
+# the SQL type of a kind's NULL
+_INT, _FLOAT, _TEXT, _DATE = "BIGINT", "DOUBLE PRECISION", "VARCHAR", "DATE"
+_KINDS = (_INT, _FLOAT, _TEXT, _DATE)
 
 
 @dataclass(frozen=True, slots=True)
 class _Branch:
-    """One ``SELECT`` of the union: a category table or the registry. Every row carries
+    """One ``SELECT`` of the union: a category table, the registry or the industry index
+    of the enterprise's section. Every row carries
     the branch's number and its date first; ``slots`` gives the row position of each
     further column read."""
 
@@ -594,11 +632,13 @@ def _kind(column: Any) -> str:
         return _DATE
     if isinstance(column.type, String):
         return _TEXT
+    if isinstance(column.type, Float):
+        return _FLOAT
     return _INT  # integers, and booleans read as 0/1
 
 
 def _layout() -> tuple[tuple[_Branch, ...], tuple[str, ...]]:
-    """The branches (monthly tables, event tables, registry) and the kind of each
+    """The branches (monthly tables, event tables, registry, industry index) and the kind of each
     position of the shared row after the first two. A position holds columns of one kind
     only, and branches without a column there select a NULL of that kind, so PostgreSQL
     can type the union."""
@@ -607,9 +647,11 @@ def _layout() -> tuple[tuple[_Branch, ...], tuple[str, ...]]:
     ]
     specs += [(data_table(name), date, columns) for name, (date, columns) in EVENTS.items()]
     specs.append((Enterprise.__table__, "founded_on", REGISTRY_COLUMNS))
+    specs.append((IndustryIndex.__table__, "period", ("value",)))
     kinds = [[_kind(table.c[c]) for c in columns] for table, _, columns in specs]
-    width = {k: max(row.count(k) for row in kinds) for k in (_INT, _TEXT, _DATE)}
-    start = {_INT: 2, _TEXT: 2 + width[_INT], _DATE: 2 + width[_INT] + width[_TEXT]}
+    width = {k: max(row.count(k) for row in kinds) for k in _KINDS}
+    offsets = itertools.accumulate((width[k] for k in _KINDS[:-1]), initial=2)
+    start = dict(zip(_KINDS, offsets, strict=True))
     branches = []
     for (table, date_column, columns), column_kinds in zip(specs, kinds, strict=True):
         used = dict.fromkeys(start, 0)
@@ -618,12 +660,14 @@ def _layout() -> tuple[tuple[_Branch, ...], tuple[str, ...]]:
             slots[column] = start[kind] + used[kind]
             used[kind] += 1
         branches.append(_Branch(table, date_column, slots))
-    return tuple(branches), tuple(k for k in (_INT, _TEXT, _DATE) for _ in range(width[k]))
+    return tuple(branches), tuple(k for k in _KINDS for _ in range(width[k]))
 
 
 _BRANCHES, _SLOT_KINDS = _layout()
 _MONTHLY_BRANCHES = len(MONTHLY_TABLES)
-_REGISTRY = len(_BRANCHES) - 1
+_REGISTRY = len(_BRANCHES) - 2
+_INDUSTRY = len(_BRANCHES) - 1
+_INDUSTRY_VALUE = _BRANCHES[_INDUSTRY].slots["value"]
 
 # Per monthly branch: (measure index, row positions of its columns, rank map or None).
 _BRANCH_MEASURES: tuple[tuple[tuple[int, tuple[int, ...], Mapping[str, float] | None], ...], ...]
@@ -651,6 +695,12 @@ def _union_sql(placeholder: str) -> str:
             where += f" AND period >= {placeholder} AND period < {placeholder}"
         elif number < _REGISTRY:
             where += f" AND {branch.date_column} < {placeholder}"
+        elif number == _INDUSTRY:
+            registry = _BRANCHES[_REGISTRY].table.name
+            where = (
+                f"section = (SELECT industry_section FROM {registry} WHERE uscc = {placeholder})"
+                f" AND period >= {placeholder} AND period < {placeholder}"
+            )
         selects.append(f"SELECT {', '.join(expressions)} FROM {branch.table.name} WHERE {where}")
     return "\nUNION ALL\n".join(selects)
 
@@ -675,19 +725,30 @@ def _day_of(value: Any) -> int:
     return _date(value).toordinal() - _EPOCH_ORDINAL
 
 
-def enterprise_features(session: Session, uscc: str, as_of: dt.date) -> dict[str, Any]:
-    """The feature values of one enterprise as of ``as_of``: numbers (NaN when unknown) and,
-    for categorical features, strings (None when unknown)."""
+def enterprise_features(
+    session: Session, uscc: str, as_of: dt.date, amount_fen: int | None = None
+) -> dict[str, Any]:
+    """The feature values of one enterprise as of ``as_of``, applying for ``amount_fen``
+    (None: no application): numbers (NaN when unknown) and, for categorical features,
+    strings (None when unknown)."""
     connection = session.connection()
     sql = _union_sql("?" if connection.dialect.paramstyle == "qmark" else "%s")
     months_end = month_index(as_of)
+    bounds: tuple[Any, ...] = (
+        month_start(months_end - MONTHS),
+        month_start(months_end),
+        as_of,
+        month_start(months_end - STALE_MONTHS),
+    )
     if connection.dialect.name == "sqlite":
-        first: Any = month_start(months_end - MONTHS).isoformat()
-        end: Any = month_start(months_end).isoformat()
-        before: Any = as_of.isoformat()
-    else:
-        first, end, before = month_start(months_end - MONTHS), month_start(months_end), as_of
-    parameters = (uscc, first, end) * _MONTHLY_BRANCHES + (uscc, before) * len(EVENTS) + (uscc,)
+        bounds = tuple(day.isoformat() for day in bounds)  # as SQLite stores dates
+    first, end, before, recent = bounds
+    parameters = (
+        (uscc, first, end) * _MONTHLY_BRANCHES
+        + (uscc, before) * len(EVENTS)
+        + (uscc,)
+        + (uscc, recent, end)
+    )
     cursor = connection.connection.cursor()
     try:
         cursor.execute(sql, parameters)
@@ -723,7 +784,10 @@ def enterprise_features(session: Session, uscc: str, as_of: dt.date) -> dict[str
                         panel[measure][offset] = total
     events = {name: by_branch[_MONTHLY_BRANCHES + i] for i, name in enumerate(EVENTS)}
     registry = by_branch[_REGISTRY][0] if by_branch[_REGISTRY] else None
-    return _compute_one(day_number(as_of), panel, events, registry)
+    # The section's latest month before the as-of month (the query bounds how far back).
+    industry = max(by_branch[_INDUSTRY], key=lambda row: row[1], default=None)
+    industry_value = NAN if industry is None else float(industry[_INDUSTRY_VALUE])
+    return _compute_one(day_number(as_of), amount_fen, industry_value, panel, events, registry)
 
 
 def _slot(table: str, column: str) -> int:
@@ -789,6 +853,8 @@ def _latest_value(rows: list[Any], position: int) -> float:
 
 def _compute_one(
     as_of: int,
+    amount_fen: int | None,
+    industry: float,
     panel: list[list[float | None]],
     events: dict[str, list[Any]],
     registry: Any,
@@ -949,6 +1015,11 @@ def _compute_one(
     )
     out["reported_employees"] = _latest_value(registration, _EVENT_EMPLOYEES)
     out["reported_revenue_yuan"] = _latest_value(registration, _EVENT_REVENUE) / 100
+    revenue = out["reported_revenue_yuan"]
+    revenue = 0.0 if math.isnan(revenue) else revenue
+    amount = NAN if amount_fen is None else float(amount_fen) / 100
+    out["amount_to_revenue"] = amount / (revenue + REVENUE_FLOOR_YUAN)
+    out["industry_employment_index"] = industry
 
     if registry is None or registry[1] is None:
         out["age_years"] = NAN
@@ -970,7 +1041,8 @@ def batch_features(
 ) -> pd.DataFrame:
     """Features for many (enterprise, as-of date) pairs at once.
 
-    ``requests`` has columns ``uscc`` and ``as_of`` (dates); the result has one row per
+    ``requests`` has columns ``uscc`` and ``as_of`` (dates) and optionally ``amount_fen``
+    (the amount applied for; missing or NaN: no application); the result has one row per
     request, in the same order and with the same index, and one column per feature. When
     the requests cover every enterprise of a USCC range (a rescore chunk), ``uscc_range``
     reads the tables by that range instead of by lists of USCCs.
@@ -1057,9 +1129,16 @@ def batch_features(
             for d in attributes["founded_on"]
         ]
     )
+    amounts = (
+        requests["amount_fen"].to_numpy(dtype=np.float64, na_value=np.nan)
+        if "amount_fen" in requests
+        else np.full(n, np.nan)
+    )
     raw = _Raw(
         n=n,
         as_of_day=as_of_days,
+        amount_fen=amounts,
+        industry=_industry_values(session, attributes["industry_section"], months_end),
         panel=panel,
         events=events,
         founded_day=founded,
@@ -1078,6 +1157,29 @@ def batch_features(
             dtype=object if name in CATEGORICAL else np.float64,
         )
     return frame
+
+
+def _industry_values(
+    session: Session, sections: pd.Series[Any], months_end: NDArray[np.int64]
+) -> Array:
+    """Per request, its section's index in the latest month before the as-of month, at
+    most ``STALE_MONTHS`` back (NaN without one). The table is small: it is read whole."""
+    index: dict[tuple[str, int], float] = {
+        (section, _month_of(period)): value
+        for section, period, value in session.execute(
+            select(IndustryIndex.section, IndustryIndex.period, IndustryIndex.value)
+        )
+    }
+    values = np.full(len(months_end), np.nan)
+    for request, (section, end) in enumerate(zip(sections, months_end, strict=True)):
+        if _missing(section):
+            continue
+        for month in range(end - 1, end - 1 - STALE_MONTHS, -1):
+            value = index.get((str(section), month))
+            if value is not None:
+                values[request] = value
+                break
+    return values
 
 
 IN_LIST_SIZE = 2000

@@ -1,6 +1,7 @@
-"""A trained credit model: the LightGBM booster with everything needed to use it the same
-way it was trained (feature order, category mappings, calibration to PD, score scale),
-and its reading and writing as an artifact directory."""
+"""A trained credit model: the LightGBM booster (and the linear base its trees start from,
+``credit.linear``) with everything needed to use it the same way it was trained (feature
+order, category mappings, calibration to PD, score scale), and its reading and writing
+as an artifact directory."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from credit.linear import LinearBase
+
 Array = NDArray[np.float64]
 
 MODEL_FILE = "model.txt"
 META_FILE = "meta.json"
+LINEAR_FILE = "linear.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,14 @@ class Calibration:
 
 @dataclass
 class CreditModel:
+    """``fill`` holds the value an application input (e.g. the amount relative to revenue)
+    takes when none is given: the training median, so a score without an application is
+    that of a typical one. A missing value cannot be left to LightGBM there: a feature
+    with no missing values in training sends NaN down the branch of zero.
+
+    With a ``linear`` base the raw log-odds are the base's plus the trees'; so are the
+    contributions."""
+
     booster: lgb.Booster
     features: list[str]
     categories: dict[str, list[str]]  # categorical feature -> categories in code order
@@ -93,6 +105,8 @@ class CreditModel:
     scale: ScoreScale
     meta: dict[str, Any] = field(default_factory=dict)
     version: str | None = None
+    fill: dict[str, float] = field(default_factory=dict)
+    linear: LinearBase | None = None
     _codes: dict[str, dict[str, float]] = field(init=False, repr=False)
     _positions: list[tuple[int, str]] = field(init=False, repr=False)
 
@@ -106,7 +120,11 @@ class CreditModel:
     # ------------------------------------------------------------ inputs
 
     def matrix(self, frame: pd.DataFrame) -> Array:
-        return encode(frame, self.features, self.categories)
+        x = encode(frame, self.features, self.categories)
+        for name, value in self.fill.items():
+            column = x[:, self.features.index(name)]
+            column[np.isnan(column)] = value
+        return x
 
     def row(self, values: Mapping[str, Any]) -> Array:
         """One input row from a mapping of feature values (the online path: no pandas)."""
@@ -115,14 +133,18 @@ class CreditModel:
             value = values.get(name)
             if name in self._codes:
                 x[0, i] = np.nan if _missing(value) else self._codes[name].get(str(value), np.nan)
+            elif value is None or _missing(value):
+                x[0, i] = self.fill.get(name, np.nan)
             else:
-                x[0, i] = np.nan if value is None else float(value)
+                x[0, i] = float(value)
         return x
 
     # ------------------------------------------------------------ outputs
 
     def raw(self, x: Array) -> Array:
         result: Array = np.asarray(self.booster.predict(x, raw_score=True, num_threads=1))
+        if self.linear is not None:
+            result = result + self.linear.log_odds(x)
         return result
 
     def predict_pd(self, x: Array) -> Array:
@@ -130,8 +152,10 @@ class CreditModel:
 
     def contributions(self, x: Array) -> Array:
         """SHAP values of the raw log-odds, one column per feature plus the expected value
-        last (LightGBM ``pred_contrib``)."""
+        last (LightGBM ``pred_contrib``, plus the linear base's)."""
         result: Array = np.asarray(self.booster.predict(x, pred_contrib=True, num_threads=1))
+        if self.linear is not None:
+            result = result + self.linear.contributions(x)
         return result
 
     # ------------------------------------------------------------ artifacts
@@ -145,13 +169,22 @@ class CreditModel:
             "categories": self.categories,
             "calibration": asdict(self.calibration),
             "scale": asdict(self.scale),
+            "fill": self.fill,
         }
         (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2))
+        if self.linear is not None:
+            (directory / LINEAR_FILE).write_text(json.dumps(self.linear.to_dict(), indent=1))
 
     @classmethod
     def load(cls, directory: Path, version: str | None = None) -> CreditModel:
         meta = json.loads((directory / META_FILE).read_text())
         booster = lgb.Booster(model_file=str(directory / MODEL_FILE))
+        linear_file = directory / LINEAR_FILE
+        linear = (
+            LinearBase.from_dict(json.loads(linear_file.read_text()))
+            if linear_file.exists()
+            else None
+        )
         return cls(
             booster=booster,
             features=list(meta.pop("features")),
@@ -160,6 +193,8 @@ class CreditModel:
             scale=ScoreScale.from_dict(meta.pop("scale")),
             meta=meta,
             version=version,
+            fill={k: float(v) for k, v in meta.pop("fill", {}).items()},
+            linear=linear,
         )
 
 

@@ -1,4 +1,5 @@
-"""Tables of the credit component: the model registry and the scores it produced."""
+"""Tables of the credit component: the model registry, the scores it produced and the
+industry employment index the features read."""
 
 from __future__ import annotations
 
@@ -58,3 +59,16 @@ class CreditScore(Base):
     band: Mapped[str] = mapped_column(String(4))
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     scored_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IndustryIndex(Base):
+    """Per GB/T 4754 section and month, the section's employment against its usual level
+    (``credit.industry``), computed from the social insurance data up to that month.
+    Derived data: ``credit.industry.refresh`` rewrites it from the data tables."""
+
+    __tablename__ = "credit_industry_index"
+
+    section: Mapped[str] = mapped_column(String(1), primary_key=True)
+    period: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of the month
+    value: Mapped[float] = mapped_column(Float)
+    enterprises: Mapped[int] = mapped_column(Integer)  # matched in this month and the one before

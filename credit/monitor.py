@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credit import evaluate
+from credit import evaluate, industry
 from credit.dataset import loan_outcomes
 from credit.features import batch_features
 from credit.model import CreditModel
@@ -72,10 +72,10 @@ def vintages(session: Session, model: CreditModel, observed_until: dt.date) -> l
     loans = loan_outcomes(session, observed_until)
     if loans.empty:
         return []
-    features = batch_features(
-        session, pd.DataFrame({"uscc": loans["uscc"], "as_of": loans["disbursed_on"]})
-    )
-    loans["pd"] = model.predict_pd(model.matrix(features))
+    # As of disbursement, for the amount lent: the PD the model gives the application.
+    requests = loans[["uscc", "disbursed_on", "amount_fen"]]
+    requests = requests.rename(columns={"disbursed_on": "as_of"})
+    loans["pd"] = model.predict_pd(model.matrix(batch_features(session, requests)))
     loans["month"] = pd.to_datetime(loans["disbursed_on"]).dt.strftime("%Y-%m")
     rows = []
     for month, group in loans.groupby("month", sort=True):
@@ -102,6 +102,7 @@ def monitor(
     chunk_size: int = 5000,
     on_chunk: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
+    industry.refresh(session)
     reference = model.meta["reference"]
     x, scores = current_population(session, model, as_of, chunk_size, on_chunk)
     score_psi = psi(reference["score"]["shares"], shares(scores, reference["score"]["edges"]))

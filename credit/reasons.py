@@ -5,6 +5,7 @@ the enterprise's value. PIPL art. 24 gives the enterprise the right to this expl
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -37,16 +38,20 @@ def adverse_reasons(
     contributions: NDArray[np.float64],
     values: list[Any],
     limit: int = MAX_REASONS,
+    filled: Collection[str] = (),
 ) -> list[dict[str, Any]]:
     """Up to ``limit`` reasons for one row: the features with the largest positive
-    contribution to the log-odds of default (``contributions`` without the bias term)."""
-    top = np.argsort(-contributions, kind="stable")[:limit]
-    reasons = []
-    for index in top:
+    contribution to the log-odds of default (``contributions`` without the bias term).
+    A feature in ``filled`` whose value is missing was scored at a typical value (an
+    application input without an application) and is no reason."""
+    reasons: list[dict[str, Any]] = []
+    for index in np.argsort(-contributions, kind="stable"):
         contribution = float(contributions[index])
-        if contribution <= 0:
+        if contribution <= 0 or len(reasons) == limit:
             break
         value = display_value(values[index])
+        if value is None and features[index] in filled:
+            continue
         zh, en = phrase(features[index], value)
         reasons.append(
             {

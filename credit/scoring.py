@@ -54,12 +54,15 @@ def score_enterprise(
     *,
     data_dir: Path,
     model: CreditModel | None = None,
+    amount_fen: int | None = None,
 ) -> ScoreResult:
     """PD, score, band and up to four adverse reasons for one enterprise as of a date, by
-    the given model or else the live one."""
+    the given model or else the live one. ``amount_fen`` is the amount applied for (the
+    310 flow passes it); without it (a profile score) the model's typical amount
+    relative to revenue stands in."""
     if model is None:
         model = load_model(session, data_dir)
-    values = enterprise_features(session, uscc, as_of)
+    values = enterprise_features(session, uscc, as_of, amount_fen)
     if values["size_class"] is None and session.get(Enterprise, uscc) is None:
         raise NotFound(f"no enterprise {uscc}")
     x = model.row(values)
@@ -73,7 +76,10 @@ def score_enterprise(
         score=score,
         band=model.scale.band(score),
         reasons=adverse_reasons(
-            model.features, contributions[:-1], [values[name] for name in model.features]
+            model.features,
+            contributions[:-1],
+            [values[name] for name in model.features],
+            filled=model.fill,
         ),
         model_version=model.version or UNREGISTERED,
     )
@@ -121,7 +127,10 @@ def explain(
     columns = [features[name].tolist() for name in model.features]
     reasons = [
         adverse_reasons(
-            model.features, contributions[row, :-1], [column[row] for column in columns]
+            model.features,
+            contributions[row, :-1],
+            [column[row] for column in columns],
+            filled=model.fill,
         )
         for row in range(len(features))
     ]

@@ -12,8 +12,8 @@ from typing import Any
 from celery import Task, shared_task
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from credit import industry, scoring
 from credit import monitor as monitoring
-from credit import scoring
 from credit.registry import active_version, load_model
 from finance.core.db import transaction
 from finance.core.settings import get_settings
@@ -34,12 +34,15 @@ def _today() -> dt.date:
 
 
 @shared_task(name="credit.score_enterprise", **RETRY)
-def score_enterprise(self: Task, uscc: str, as_of: str) -> dict[str, Any]:
-    """Score one enterprise with the live model and store the score."""
+def score_enterprise(
+    self: Task, uscc: str, as_of: str, amount_fen: int | None = None
+) -> dict[str, Any]:
+    """Score one enterprise with the live model (for an application of ``amount_fen``, if
+    given) and store the score."""
     data_dir = get_settings().resolved_data_dir
     with transaction() as session:
         result = scoring.score_enterprise(
-            session, uscc, dt.date.fromisoformat(as_of), data_dir=data_dir
+            session, uscc, dt.date.fromisoformat(as_of), data_dir=data_dir, amount_fen=amount_fen
         )
         scoring.store(session, [result])
     return {"uscc": uscc, "score": result.score, "model_version": result.model_version}
@@ -63,6 +66,7 @@ def rescore_all(self: Task, as_of: str | None = None, chunk_size: int = 5000) ->
         version = active_version(session)
         if version is None:
             return 0
+        industry.refresh(session)  # the chunks read it
         bounds = scoring.chunk_bounds(session, chunk_size)
     queue = (self.request.delivery_info or {}).get("routing_key")
     for first, last in bounds:

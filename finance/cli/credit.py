@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -59,6 +60,14 @@ def train(
         typer.Option(help="Outcomes known up to this date (YYYY-MM-DD); default today (UTC)."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed (training is deterministic).")] = 42,
+    linear_base: Annotated[
+        bool,
+        typer.Option(
+            "--linear-base/--no-linear-base",
+            help="Start the trees from a regularised logistic regression (default) or from "
+            "the average.",
+        ),
+    ] = True,
     promote: Annotated[bool, typer.Option(help="Make the new version the live model.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -82,7 +91,7 @@ def train(
             until = dt.date.fromisoformat(observed_until) if observed_until else _today()
             with transaction() as session:
                 training_set = platform_training_set(session, until)
-        result = fit(training_set, seed=seed)
+        result = fit(training_set, seed=seed, linear_base=linear_base)
         with transaction() as session:
             row = register(session, result, settings.resolved_data_dir, created_by=_who())
             if promote:
@@ -106,6 +115,10 @@ def score(
     out: Annotated[Path | None, typer.Option("--out", help="Where to write the scores.")] = None,
     uscc: Annotated[str | None, typer.Option(help="Score one platform enterprise.")] = None,
     as_of: Annotated[str | None, typer.Option(help="As-of date for --uscc.")] = None,
+    amount: Annotated[
+        Decimal | None,
+        typer.Option(help="Amount applied for in yuan, for --uscc (default: none, a profile)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score a file (one output row per input row, in order, with pd and score added) or
@@ -121,7 +134,12 @@ def score(
             if uscc is not None:
                 day = dt.date.fromisoformat(as_of) if as_of else _today()
                 result = score_enterprise(
-                    session, uscc, day, data_dir=settings.resolved_data_dir, model=chosen
+                    session,
+                    uscc,
+                    day,
+                    data_dir=settings.resolved_data_dir,
+                    model=chosen,
+                    amount_fen=None if amount is None else int(amount * 100),
                 )
         if uscc is not None:
             if as_json:
@@ -233,6 +251,7 @@ def rescore(
     """Score every enterprise with the live model and store the scores."""
     from celery import Celery
 
+    from credit import industry
     from credit.models import CreditScore
     from credit.registry import load_model
     from credit.scoring import chunk_bounds, enterprise_count, rescore_chunk
@@ -259,6 +278,7 @@ def rescore(
     try:
         with transaction() as session:
             model = load_model(session, settings.resolved_data_dir)
+            industry.refresh(session)  # the chunks read it
             bounds = chunk_bounds(session, chunk_size)
             total = enterprise_count(session)
     except DomainError as exc:

@@ -139,7 +139,8 @@ def build_province(
 ) -> Province:
     """A small province: each enterprise has a hidden risk that drives falling tax and
     power use, arrears, court cases and penalties, and the default of one loan taken in
-    the second half of the period. The true PD of each loan is recorded as the oracle."""
+    the second half of the period (with the amount borrowed against the revenue). The true
+    PD of each loan is recorded as the oracle."""
     rng = random.Random(seed)
     builder = DataBuilder(session)
     bank = Bank(code="TESTBANK", name="测试银行", name_en="Test Bank", kind="city_commercial")
@@ -291,13 +292,16 @@ def build_province(
         disbursed = add_months(first_month, rng.randint(months // 2, months - 1)) + dt.timedelta(
             days=rng.randint(0, 27)
         )
-        true_pd = 1.0 / (1.0 + math.exp(-(-2.6 + 1.4 * risk)))
+        # Borrowing a lot against the revenue adds risk.
+        amount_fen = rng.randint(10, 300) * 1_000_000
+        leverage = math.log(amount_fen / (base_tax * 120 * 100))
+        true_pd = 1.0 / (1.0 + math.exp(-(-1.7 + 1.4 * risk + 0.6 * leverage)))
         defaulted = rng.random() < true_pd
         loan = Loan(
             uscc=uscc,
             bank_id=bank.id,
             product_id=product.id,
-            amount_fen=rng.randint(10, 300) * 1_000_000,
+            amount_fen=amount_fen,
             term_months=12,
             rate_pct=Decimal("4.5"),
             guarantee="pure_credit",

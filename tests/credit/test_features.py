@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from credit import industry
 from credit.features import CATEGORICAL, FEATURE_NAMES, batch_features, enterprise_features
 from tests.credit.builders import DataBuilder, add_months, build_province, uscc_for
 
@@ -155,6 +156,39 @@ def test_known_values(session: Session) -> None:
     assert features["registered_capital_yuan"] == 1_000_000
     assert features["size_class"] == "small"
     assert len(FEATURE_NAMES) >= 30
+    # No application: the amount relative to revenue is unknown.
+    assert math.isnan(features["amount_to_revenue"])
+
+
+def test_amount_relative_to_revenue(session: Session) -> None:
+    """The amount applied for over the latest reported revenue (plus 10,000 yuan, so that
+    a zero or missing revenue gives a large, finite ratio)."""
+    builder = DataBuilder(session)
+    uscc = builder.enterprise(uscc_for(3))
+    _history(builder, uscc)
+    unreported = builder.enterprise(uscc_for(4))  # no annual report at all
+    builder.flush()
+    amount_fen = 1_000_000_00
+    applied = enterprise_features(session, uscc, AS_OF, amount_fen)
+    assert applied["amount_to_revenue"] == 1_000_000 / (3_500_000 + 10_000)
+    assert enterprise_features(session, unreported, AS_OF, amount_fen)["amount_to_revenue"] == 100
+    without = enterprise_features(session, uscc, AS_OF)
+    for name in FEATURE_NAMES:
+        if name != "amount_to_revenue":
+            assert _same(applied[name], without[name]), name
+    requests = pd.DataFrame(
+        {
+            "uscc": [uscc, uscc, unreported, uscc],
+            "as_of": [AS_OF] * 4,
+            "amount_fen": [amount_fen, None, amount_fen, np.nan],
+        }
+    )
+    batch = batch_features(session, requests)["amount_to_revenue"].tolist()
+    assert batch[0] == applied["amount_to_revenue"]
+    assert batch[2] == 100
+    assert math.isnan(batch[1])
+    assert math.isnan(batch[3])
+    assert math.isnan(batch_features(session, requests.drop(columns="amount_fen")).iloc[0, -1])
 
 
 def _same(left: object, right: object) -> bool:
@@ -168,13 +202,15 @@ def test_no_look_ahead(session: Session) -> None:
     uscc = builder.enterprise(uscc_for(2))
     _history(builder, uscc)
     builder.flush()
-    requests = pd.DataFrame({"uscc": [uscc], "as_of": [AS_OF]})
-    single_before = enterprise_features(session, uscc, AS_OF)
+    amount_fen = 500_000_00
+    requests = pd.DataFrame({"uscc": [uscc], "as_of": [AS_OF], "amount_fen": [amount_fen]})
+    single_before = enterprise_features(session, uscc, AS_OF, amount_fen)
     batch_before = batch_features(session, requests).iloc[0].to_dict()
+    assert single_before["amount_to_revenue"] == 500_000 / (3_500_000 + 10_000)
 
-    _future(builder, uscc)
+    _future(builder, uscc)  # among them an annual report with a revenue of 0.01 yuan
     builder.flush()
-    single_after = enterprise_features(session, uscc, AS_OF)
+    single_after = enterprise_features(session, uscc, AS_OF, amount_fen)
     batch_after = batch_features(session, requests).iloc[0].to_dict()
     for name in FEATURE_NAMES:
         assert _same(single_before[name], single_after[name]), name
@@ -191,6 +227,7 @@ def test_no_look_ahead(session: Session) -> None:
 
 def test_batch_and_single_paths_agree(session: Session) -> None:
     province = build_province(session, enterprises=60, months=30, seed=3)
+    industry.refresh(session)
     dates = [dt.date(2022, 3, 1), dt.date(2023, 2, 17), dt.date(2023, 8, 31), dt.date(2024, 9, 2)]
     requests = pd.DataFrame(
         {
@@ -198,13 +235,17 @@ def test_batch_and_single_paths_agree(session: Session) -> None:
             "as_of": [d for _ in province.usccs for d in dates] + [dates[1]],
         }
     )
+    # Every other request applies for an amount; the rest are profile requests.
+    amounts = [None if i % 2 else 37 * 1_000_000 + i * 1_234 for i in range(len(requests))]
+    requests["amount_fen"] = amounts
     batch = batch_features(session, requests)
+    assert batch["industry_employment_index"].notna().sum() > len(batch) / 2
     assert list(batch.columns) == list(FEATURE_NAMES)
     assert len(batch) == len(requests)
     numeric = [n for n in FEATURE_NAMES if n not in CATEGORICAL]
     assert batch[numeric].notna().to_numpy().sum() > len(batch) * 20  # mostly filled
     for position, request in enumerate(requests.itertuples()):
-        single = enterprise_features(session, request.uscc, request.as_of)
+        single = enterprise_features(session, request.uscc, request.as_of, amounts[position])
         row = batch.iloc[position]
         for name in numeric:
             assert np.array_equal(
@@ -298,10 +339,20 @@ def test_paths_agree_on_gaps_nulls_and_ties(session: Session) -> None:
         status="valid",
     )
     builder.flush()
+    industry.refresh(session)
     dates = [dt.date(2022, 2, 1), dt.date(2023, 6, 1), dt.date(2023, 6, 2), dt.date(2024, 7, 9)]
-    requests = pd.DataFrame({"uscc": [u for u in (uscc, bare) for _ in dates], "as_of": dates * 2})
+    requests = pd.DataFrame(
+        {
+            "uscc": [u for u in (uscc, bare) for _ in dates],
+            "as_of": dates * 2,
+            "amount_fen": [3, None, 10**12, 7_777_777] * 2,
+        }
+    )
     batch = batch_features(session, requests)
     for position, request in enumerate(requests.itertuples()):
-        single = enterprise_features(session, request.uscc, request.as_of)
+        amount = requests["amount_fen"][position]
+        single = enterprise_features(
+            session, request.uscc, request.as_of, None if pd.isna(amount) else int(amount)
+        )
         for name in FEATURE_NAMES:
             assert _same(single[name], batch.iloc[position][name]), (request, name)

@@ -8,11 +8,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from credit.dataset import platform_training_set
+from credit.features import enterprise_features
 from credit.registry import active_version, load_model, load_scorecard
 from credit.scoring import score_enterprise
 from credit.train import train
@@ -149,3 +151,43 @@ def test_online_score_has_reasons_and_scale(
     assert model.scale.points(np.array([1 / 51, 1 / 101]))[0] == 600
     assert model.scale.points(np.array([1 / 101]))[0] == 640
     assert model.scale.points(np.array([0.999999]))[0] == 300
+
+
+def test_amount_applied_for_is_an_input_and_optional(
+    settings: Settings, session: Session, province: Province
+) -> None:
+    """The 310 flow scores an application with its amount; a profile score (no
+    application) uses the training median of the amount relative to revenue, and never
+    gives the amount as a reason."""
+    report = _cli("credit", "train", "--observed-until", OBSERVED_UNTIL.isoformat(), "--promote")
+    session.rollback()
+    data_dir = Path(settings.resolved_data_dir)
+    model = load_model(session, data_dir)
+    assert "amount_to_revenue" in model.features
+    assert set(model.fill) == {"amount_to_revenue"}
+    gain = model.booster.feature_importance("gain")[model.features.index("amount_to_revenue")]
+    assert gain > 0  # the builders' defaults depend on it: the model uses it
+    loans = platform_training_set(session, OBSERVED_UNTIL).frame["amount_to_revenue"]
+    assert model.fill["amount_to_revenue"] == float(np.median(loans.iloc[: report["n_train"]]))  # type: ignore[misc]
+
+    as_of = dt.date(2025, 1, 1)
+    for uscc in province.usccs[:40]:
+        profile = score_enterprise(session, uscc, as_of, data_dir=data_dir)
+        values = enterprise_features(session, uscc, as_of)
+        typical = model.predict_pd(
+            model.row({**values, "amount_to_revenue": model.fill["amount_to_revenue"]})
+        )
+        assert profile.pd == pytest.approx(float(typical[0]), rel=1e-12)
+        assert all(r["feature"] != "amount_to_revenue" for r in profile.reasons)
+        small = score_enterprise(session, uscc, as_of, data_dir=data_dir, amount_fen=100)
+        large = score_enterprise(session, uscc, as_of, data_dir=data_dir, amount_fen=10**13)
+        # Monotone in the amount (a business fact); the PD is a sum of SHAP contributions,
+        # whose order of addition differs by an ulp between rows.
+        assert small.pd <= profile.pd + 1e-12
+        assert profile.pd <= large.pd + 1e-12
+
+    uscc = province.usccs[0]
+    scored = _cli("credit", "score", "--uscc", uscc, "--as-of", "2025-01-01", "--amount", "1e11")
+    assert scored["pd"] == pytest.approx(
+        score_enterprise(session, uscc, as_of, data_dir=data_dir, amount_fen=10**13).pd
+    )

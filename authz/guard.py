@@ -11,8 +11,9 @@ one ledger entry.
 Every call of a busy bank passes here, so the hot path is lean and runs on the event
 loop, with no worker thread per call: the token's signature is verified once per
 key-set snapshot (``jwt_access_token.verify``), the proof's key is imported once per
-process, the token, client and consent are one Core query and the records another, both
-in autocommit on the runtime's reading engine. What must be shared by every server
+process, the token, client and consent are one query and the records another, both on
+the database driver's cursor (``finance.core.driver_sql``) in autocommit, from the
+runtime's reading engine. What must be shared by every server
 process is settled in one place, the ledger writer's next group commit
 (``LedgerWriter.record_call``): in that one transaction the client's rate limit is
 counted and the proof's ``jti`` remembered (one Redis pipeline instead, when Redis is

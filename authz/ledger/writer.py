@@ -4,7 +4,7 @@ only once that transaction has committed.
 
 Each process has one writer thread per ledger writer. Data calls hand it their entries
 from the event loop (``record_call``, awaited: no worker thread per request); other
-callers block on ``append`` or ``run``. Alone, a call waits for one short transaction;
+callers block on ``append``. Alone, a call waits for one short transaction;
 under load, one transaction carries the entries of every call that arrived while the
 previous one was being written, up to ``MAX_BATCH``.
 
@@ -37,9 +37,8 @@ import os
 import queue
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -56,16 +55,7 @@ from finance.core.sqlite_wal import WalCheckpointer
 
 log = logging.getLogger("authz.ledger")
 MAX_BATCH = 256
-T = TypeVar("T")
 _STOP = object()
-
-
-@dataclass
-class PendingWork(Pending):
-    """Statements to run in a batch's transaction (before its ledger entries)."""
-
-    work: Callable[[Connection], Any]
-    result: Any = None
 
 
 class LedgerWriter:
@@ -102,15 +92,6 @@ class LedgerWriter:
         entry.done.wait()
         entry.raise_error()
         return entry
-
-    def run(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in the next batch's transaction; its result once committed."""
-        pending = PendingWork(work)
-        self._submit(pending)
-        pending.done.wait()
-        pending.raise_error()
-        result: T = pending.result
-        return result
 
     async def record_call(self, call: PendingCall) -> PendingCall:
         """Admit and append one data call's entry (see ``PendingCall``) and return it
@@ -207,12 +188,7 @@ class LedgerWriter:
                     driver.execute("PRAGMA wal_autocheckpoint=0")
             connection = self._connection
             with self._turn(), connection.begin():
-                entries = []
-                for pending in batch:
-                    if isinstance(pending, PendingWork):
-                        pending.result = pending.work(connection)
-                    elif isinstance(pending, PendingEntry):
-                        entries.append(pending)
+                entries = [pending for pending in batch if isinstance(pending, PendingEntry)]
                 if entries:
                     append_batch(connection, entries, admit)
             if self.checkpointer is not None:

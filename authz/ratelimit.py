@@ -83,6 +83,10 @@ class RateLimiter(Protocol):
         ...
 
 
+def _window(now: dt.datetime) -> int:
+    return int(now.timestamp()) // WINDOW_SECONDS
+
+
 def _decision(count: int, limit: int, now: dt.datetime) -> RateDecision:
     reset = WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS
     return RateDecision(count <= limit, limit, max(0, limit - count), reset)
@@ -121,8 +125,7 @@ class DatabaseRateLimiter:
 
     def hit(self, key: str, limit: int, now: dt.datetime) -> RateDecision:
         with self._engine.begin() as connection:
-            window = int(now.timestamp()) // WINDOW_SECONDS
-            return _decision(self._count(DriverSQL(connection), key, window, 1), limit, now)
+            return _decision(self._count(DriverSQL(connection), key, _window(now), 1), limit, now)
 
     def admit(self, key: str, limit: int, now: dt.datetime, once: OneTimeId | None) -> Admission:
         with self._engine.begin() as connection:
@@ -134,7 +137,8 @@ class DatabaseRateLimiter:
         # One upsert per key and window for all its hits; each request gets its place.
         # The statements run on the driver's cursor: this is on every data call's path.
         sql = DriverSQL(connection)
-        hits = Counter((r.key, int(r.now.timestamp()) // WINDOW_SECONDS) for r in requests)
+        slots = [(r.key, _window(r.now)) for r in requests]
+        hits = Counter(slots)
         counts: dict[tuple[str, int], int] = {}
         for (key, window), number in hits.items():
             counts[(key, window)] = self._count(sql, key, window, number) - number
@@ -142,8 +146,7 @@ class DatabaseRateLimiter:
         seen = {row[0] for row in sql.select_in(_SEEN, digests)} if digests else set()
         remember = []
         admissions = []
-        for request in requests:
-            slot = (request.key, int(request.now.timestamp()) // WINDOW_SECONDS)
+        for request, slot in zip(requests, slots, strict=True):
             counts[slot] += 1
             fresh = True
             if request.once is not None:
@@ -177,9 +180,8 @@ class RedisRateLimiter:
         return self._admit_many(requests)
 
     def _admit_many(self, requests: Sequence[AdmissionRequest]) -> list[Admission]:
-        hits = Counter(
-            f"ratelimit:{r.key}:{int(r.now.timestamp()) // WINDOW_SECONDS}" for r in requests
-        )
+        names = [f"ratelimit:{r.key}:{_window(r.now)}" for r in requests]
+        hits = Counter(names)
         pipe = self._redis.pipeline(transaction=False)
         for name, number in hits.items():
             pipe.incrby(name, number)
@@ -194,8 +196,7 @@ class RedisRateLimiter:
             counts[name] = int(next(replies)) - number
             next(replies)  # EXPIRE
         admissions = []
-        for request in requests:
-            name = f"ratelimit:{request.key}:{int(request.now.timestamp()) // WINDOW_SECONDS}"
+        for request, name in zip(requests, names, strict=True):
             counts[name] += 1
             fresh = request.once is None or bool(next(replies))
             admissions.append(Admission(_decision(counts[name], request.limit, request.now), fresh))

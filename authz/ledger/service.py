@@ -301,8 +301,7 @@ def append_batch(
     for entry in batch:
         entry.refused_by = None
         fields = dict(entry.fields)
-        admitted = entry.admitted if isinstance(entry, PendingCall) else None
-        if admitted is not None and isinstance(entry, PendingCall):
+        if isinstance(entry, PendingCall) and (admitted := entry.admitted) is not None:
             if not admitted.decision.allowed:
                 entry.refused_by = "rate_limit"
                 _refuse(fields, entry.rate_refusal)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from finance.core.deps import SessionDep
+from finance.enterprises.service import get_enterprise
 from finance.govdata import service
 from finance.govdata.categories import CATEGORIES
 from finance.govdata.schemas import CategoryOut, RecordsPage
@@ -46,8 +47,10 @@ def enterprise_records(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 100,
 ) -> RecordsPage:
-    return service.read_records(
-        session,
+    service.category_or_404(category)
+    get_enterprise(session, uscc)  # an unknown enterprise is a 404
+    return service.records_page(
+        session.connection(),
         uscc,
         category,
         date_from=date_from,

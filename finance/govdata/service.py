@@ -139,30 +139,6 @@ def _row_layout(category_name: str) -> tuple[list[str], list[tuple[str, Any]]]:
     return [c.name for c in table.columns], [(n, f) for n, f in converters if f is not None]
 
 
-def read_records(
-    session: Session,
-    uscc: str,
-    category_name: str,
-    *,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
-    cursor: str | None = None,
-    limit: int = 100,
-) -> RecordsPage:
-    """``records_page`` for a registered enterprise: an unknown one is a 404."""
-    category_or_404(category_name)
-    get_enterprise(session, uscc)
-    return records_page(
-        session.connection(),
-        uscc,
-        category_name,
-        date_from=date_from,
-        date_to=date_to,
-        cursor=cursor,
-        limit=limit,
-    )
-
-
 def records_page(
     connection: Connection,
     uscc: str,

@@ -9,18 +9,29 @@ Starting the trees from it keeps LightGBM's strengths where the data show them.
 
 Terms (the regression's columns), all from the model's numeric input matrix:
 
-- a numeric feature's value: ``ln(1 + x)`` when its training values are non-negative and
-  exceed ``LOG_ABOVE`` (amounts, counts, ages: long right tails), else ``x``; missing
-  values take the training median, and a missing flag is added when more than
-  ``MISSING_SHARE`` of the training rows miss it;
+- a numeric feature's value: ``ln(x + offset)`` when its training values are non-negative
+  and exceed ``LOG_ABOVE`` (amounts, counts, ages, ratios: long right tails), else ``x``.
+  The offset is 1, or the 1st percentile of the positive training values when that is
+  smaller, so counts and yuan read as ``ln(1 + x)`` while a ratio spread over orders of
+  magnitude below one keeps its logarithm. Missing values take the training median, and a
+  missing flag is added when more than ``MISSING_SHARE`` of the training rows miss it;
+- a numeric feature's steps, ``x > level``: above every level but the last of a feature
+  with 3 to ``MAX_LEVELS`` values (ratings, short month counts), or above zero for a
+  non-negative feature with more values (any arrears, any court case), where each side
+  holds ``MIN_CATEGORY`` training rows: "none against any" often carries more risk than
+  each further month or case;
 - a categorical feature's flags, one per category code with at least ``MIN_CATEGORY``
   training rows (rarer, unseen or missing categories have none).
 
-Every term is standardised on the training rows. The penalty (L2, ``C``) is chosen by
-stratified 5-fold cross-validated AUC on the training rows from ``C_GRID``. A feature with
-a business direction keeps a coefficient of that sign: while a value term is fitted with
-the other sign, the most contrary one is dropped and the regression refitted (as
-scorecards are built).
+Every term is standardised on the training rows. The regression is a lasso (L1): with a
+hundred-odd candidate terms and a few hundred bads, a ridge (L2) penalty keeps every term
+with a little noise each, and those small errors add up; the lasso sets most of them to
+zero (about 35 of 130 terms remain on the provinces measured; docs/credit.md). Its
+penalty ``C`` is chosen by stratified 5-fold cross-validated AUC on the training rows from
+``C_GRID``. A feature with a business direction keeps a coefficient of that sign on its
+value and step terms: while one is fitted with the other sign, the most contrary one is
+dropped and the regression refitted (as scorecards are built). Terms left at zero are not
+kept.
 
 With standardised terms a term's contribution to the log-odds is ``coefficient * z``,
 zero on average over the training rows; a feature's contribution is the sum over its
@@ -47,13 +58,16 @@ Array = NDArray[np.float64]
 LOG_ABOVE = 1.5
 MISSING_SHARE = 0.01
 MIN_CATEGORY = 30
-C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1)
-DEFAULT_C = 0.01  # when the training rows are too few to cross-validate
+C_GRID = (0.005, 0.01, 0.02, 0.05, 0.1, 0.3)
+DEFAULT_C = 0.05  # when the training rows are too few to cross-validate
+INTERCEPT_SCALING = 100.0
 FOLDS = 5
 MAX_ITER = 2000
 TOP_TERMS = 15  # listed in the report
 
-VALUE, MISSING, CATEGORY = "value", "missing", "category"
+MAX_LEVELS = 6
+
+VALUE, MISSING, CATEGORY, STEP = "value", "missing", "category", "step"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +81,7 @@ class Term:
     kind: str
     code: float = math.nan
     log: bool = False
+    offset: float = 1.0
     fill: float = 0.0
     center: float = 0.0
     scale: float = 1.0
@@ -84,8 +99,10 @@ class LinearBase:
         self._position = np.array([t.position for t in self.terms], dtype=np.int64)
         self._is_missing = np.array([t.kind == MISSING for t in self.terms])
         self._is_category = np.array([t.kind == CATEGORY for t in self.terms])
+        self._is_step = np.array([t.kind == STEP for t in self.terms])
         self._code = np.array([t.code for t in self.terms], dtype=np.float64)
         self._log = np.array([t.log for t in self.terms])
+        self._offset = np.array([t.offset for t in self.terms], dtype=np.float64)
         self._fill = np.array([t.fill for t in self.terms], dtype=np.float64)
         self._center = np.array([t.center for t in self.terms], dtype=np.float64)
         self._scale = np.array([t.scale for t in self.terms], dtype=np.float64)
@@ -102,8 +119,10 @@ class LinearBase:
             self._position,
             self._is_missing,
             self._is_category,
+            self._is_step,
             self._code,
             self._log,
+            self._offset,
             self._fill,
             self._center,
             self._scale,
@@ -131,21 +150,25 @@ class LinearBase:
         categories: Mapping[str, Sequence[str]],
         monotone: Mapping[str, int],
         seed: int,
+        penalty: float | None = None,
     ) -> tuple[LinearBase, dict[str, Any]]:
         """Fit on the training rows (``categories``: each categorical feature's categories
-        in code order); returns the base and a summary for the report."""
+        in code order); returns the base and a summary for the report. ``penalty`` skips
+        the cross-validation (a refit with a penalty chosen before)."""
         terms = _terms(x, features, list(categories))
         design = _design_of(x, terms)
-        penalty, cv_auc = _choose_c(design, target, seed)
+        cv_auc = None
+        if penalty is None:
+            penalty, cv_auc = _choose_c(design, target, seed)
         active = list(range(len(terms)))
         dropped: list[str] = []
         while True:
-            regression = _regression(penalty).fit(design[:, active], target)
+            regression = _regression(penalty, seed).fit(design[:, active], target)
             coefficients = regression.coef_[0]
             wrong = {
                 index: abs(coefficient)
                 for index, coefficient in zip(active, coefficients, strict=True)
-                if terms[index].kind == VALUE
+                if terms[index].kind in (VALUE, STEP)
                 and coefficient * monotone.get(terms[index].feature, 0) < 0
             }
             if not wrong:
@@ -155,9 +178,11 @@ class LinearBase:
             worst = max(wrong, key=lambda index: wrong[index])
             dropped.append(terms[worst].feature)
             active.remove(worst)
+        # The lasso's zeros contribute nothing: the base keeps only the terms it uses.
         fitted = [
             _replace(terms[index], coefficient=float(coefficient))
             for index, coefficient in zip(active, coefficients, strict=True)
+            if coefficient != 0
         ]
         base = cls(features, fitted, float(regression.intercept_[0]))
         largest = sorted(fitted, key=lambda term: -abs(term.coefficient))[:TOP_TERMS]
@@ -165,6 +190,8 @@ class LinearBase:
             "c": penalty,
             "cv_auc": cv_auc,
             "terms": len(fitted),
+            "candidate_terms": len(terms),
+            "features": len({term.feature for term in fitted}),
             "dropped_for_sign": sorted(dropped),
             "top_terms": [
                 {
@@ -222,9 +249,14 @@ def _terms(x: Array, features: Sequence[str], categorical: Sequence[str]) -> lis
         if len(present) == 0:
             continue
         log = bool(present.min() >= 0 and present.max() > LOG_ABOVE)
-        terms.append(Term(feature, position, VALUE, log=log, fill=float(np.median(present))))
+        positive = present[present > 0]
+        offset = min(1.0, float(np.quantile(positive, 0.01))) if log else 1.0
+        terms.append(
+            Term(feature, position, VALUE, log=log, offset=offset, fill=float(np.median(present)))
+        )
         if len(present) < len(column) * (1 - MISSING_SHARE):
             terms.append(Term(feature, position, MISSING))
+        terms += [Term(feature, position, STEP, code=step) for step in _steps(present)]
     raw = _design_of(x, terms, standardise=False)
     center, scale = raw.mean(axis=0), raw.std(axis=0)
     varies = raw.max(axis=0) > raw.min(axis=0)  # a constant column carries nothing
@@ -232,6 +264,27 @@ def _terms(x: Array, features: Sequence[str], categorical: Sequence[str]) -> lis
         _replace(term, center=float(c), scale=float(s))
         for term, c, s, keep in zip(terms, center, scale, varies, strict=True)
         if keep
+    ]
+
+
+def _steps(present: Array) -> list[float]:
+    """The thresholds of a numeric feature's step terms (``x > threshold``): every level but
+    the last of a feature with 3 to ``MAX_LEVELS`` values (ratings, short month counts),
+    else zero for a non-negative feature with more values (any arrears, any court case);
+    each side of a step needs ``MIN_CATEGORY`` training rows."""
+    levels = np.unique(present)
+    if len(levels) <= 2:
+        return []  # the value term is already the step
+    if len(levels) <= MAX_LEVELS:
+        candidates = levels[:-1]
+    elif levels[0] == 0:
+        candidates = levels[:1]
+    else:
+        return []
+    return [
+        float(level)
+        for level in candidates
+        if MIN_CATEGORY <= int((present > level).sum()) <= len(present) - MIN_CATEGORY
     ]
 
 
@@ -244,8 +297,10 @@ def _design_of(x: Array, terms: Sequence[Term], *, standardise: bool = True) -> 
         column("position").astype(np.int64),
         column("kind") == MISSING,
         column("kind") == CATEGORY,
+        column("kind") == STEP,
         column("code").astype(np.float64),
         column("log").astype(bool),
+        column("offset").astype(np.float64),
         column("fill").astype(np.float64),
         column("center").astype(np.float64) if standardise else np.zeros(len(terms)),
         column("scale").astype(np.float64) if standardise else np.ones(len(terms)),
@@ -257,8 +312,10 @@ def _design(
     position: NDArray[np.int64],
     is_missing: NDArray[np.bool_],
     is_category: NDArray[np.bool_],
+    is_step: NDArray[np.bool_],
     code: Array,
     log: NDArray[np.bool_],
+    offset: Array,
     fill: Array,
     center: Array,
     scale: Array,
@@ -266,17 +323,29 @@ def _design(
     values = x[:, position]
     missing = np.isnan(values)
     filled = np.where(missing, fill, values)
-    logged = np.where(log, np.log1p(np.where(log, np.maximum(filled, 0.0), 0.0)), filled)
+    logged = np.where(log, np.log(np.where(log, np.maximum(filled, 0.0) + offset, 1.0)), filled)
     with np.errstate(invalid="ignore"):
-        chosen = np.where(
-            is_missing, missing, np.where(is_category, values == code, logged)
+        chosen = np.select(
+            [is_missing, is_category, is_step],
+            [missing, values == code, filled > code],
+            logged,
         ).astype(np.float64)
     result: Array = (chosen - center) / scale
     return result
 
 
-def _regression(penalty: float) -> LogisticRegression:
-    return LogisticRegression(C=penalty, max_iter=MAX_ITER)
+def _regression(penalty: float, seed: int) -> LogisticRegression:
+    # The lasso (l1_ratio=1; scikit-learn >= 1.8 reads it without ``penalty``). liblinear's
+    # intercept is a column of ``INTERCEPT_SCALING`` under the same penalty; a large one
+    # leaves it practically unpenalised.
+    return LogisticRegression(
+        C=penalty,
+        l1_ratio=1.0,
+        solver="liblinear",
+        intercept_scaling=INTERCEPT_SCALING,
+        max_iter=MAX_ITER,
+        random_state=seed,
+    )
 
 
 def _choose_c(design: Array, target: NDArray[np.int64], seed: int) -> tuple[float, float | None]:
@@ -290,7 +359,7 @@ def _choose_c(design: Array, target: NDArray[np.int64], seed: int) -> tuple[floa
         warnings.simplefilter("ignore", ConvergenceWarning)
         for penalty in C_GRID:
             fold_scores = cross_val_score(
-                _regression(penalty), design, target, cv=splitter, scoring="roc_auc"
+                _regression(penalty, seed), design, target, cv=splitter, scoring="roc_auc"
             )
             scores[penalty] = float(np.mean(fold_scores))
     best = max(C_GRID, key=lambda penalty: (scores[penalty], -penalty))

@@ -91,9 +91,10 @@ class Calibration:
 @dataclass
 class CreditModel:
     """``fill`` holds the value an application input (e.g. the amount relative to revenue)
-    takes when none is given: the training median, so a score without an application is
-    that of a typical one. A missing value cannot be left to LightGBM there: a feature
-    with no missing values in training sends NaN down the branch of zero.
+    takes when none is given: the median over the rows the model was fitted on, so a score
+    without an application is that of a typical one. A missing value cannot be left to
+    LightGBM there: a feature with no missing values in training sends NaN down the branch
+    of zero.
 
     With a ``linear`` base the raw log-odds are the base's plus the trees'; so are the
     contributions."""

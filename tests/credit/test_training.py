@@ -168,7 +168,7 @@ def test_amount_applied_for_is_an_input_and_optional(
     gain = model.booster.feature_importance("gain")[model.features.index("amount_to_revenue")]
     assert gain > 0  # the builders' defaults depend on it: the model uses it
     loans = platform_training_set(session, OBSERVED_UNTIL).frame["amount_to_revenue"]
-    assert model.fill["amount_to_revenue"] == float(np.median(loans.iloc[: report["n_train"]]))  # type: ignore[misc]
+    assert model.fill["amount_to_revenue"] == float(np.median(loans.iloc[: report["n_fitted"]]))  # type: ignore[misc]
 
     as_of = dt.date(2025, 1, 1)
     for uscc in province.usccs[:40]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from credit import industry
@@ -34,6 +34,18 @@ def add_months(day: dt.date, months: int) -> dt.date:
     year, month = index // 12, index % 12 + 1
     following = dt.date(year + month // 12, month % 12 + 1, 1)
     return dt.date(year, month, min(day.day, (following - dt.timedelta(days=1)).day))
+
+
+def outcomes_known_until(session: Session, today: dt.date) -> dt.date:
+    """The default end of outcome observation: today, or the latest date the loan book
+    records (a disbursement, a default, a settlement) when that is earlier. A book loaded
+    up to an earlier day (a monthly file from the banks, the synthetic province) says
+    nothing yet about the days after it: a loan that defaults there still looks good."""
+    latest = session.execute(
+        select(func.max(Loan.disbursed_on), func.max(Loan.defaulted_on), func.max(Loan.settled_on))
+    ).one()
+    known = [day for day in latest if day is not None]
+    return min(today, max(known)) if known else today
 
 
 def loan_outcomes(session: Session, observed_until: dt.date) -> pd.DataFrame:

@@ -19,10 +19,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from finance.cli.output import console, err_console, fail, print_json, progress
 from finance.core.db import transaction
-from finance.core.errors import DomainError
+from finance.core.errors import DomainError, Invalid
 from finance.core.settings import get_settings
 
 app = typer.Typer(help="Credit models: train, score, registry, monitoring.", no_args_is_help=True)
@@ -30,6 +31,23 @@ app = typer.Typer(help="Credit models: train, score, registry, monitoring.", no_
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 ByOpt = Annotated[str, typer.Option("--by", help="Who is acting (recorded).")]
 RESCORE_TASK = "credit.rescore_chunk"
+
+
+def _date(value: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _observed_until(session: Session, value: str | None) -> dt.date:
+    """``--observed-until``, or by default today or the loan book's latest date when
+    that is earlier (``credit.dataset.outcomes_known_until``)."""
+    from credit.dataset import outcomes_known_until
+
+    if value is not None:
+        return _date(value, "--observed-until")
+    return outcomes_known_until(session, _today())
 
 
 def _today() -> dt.date:
@@ -57,7 +75,10 @@ def train(
     ] = None,
     observed_until: Annotated[
         str | None,
-        typer.Option(help="Outcomes known up to this date (YYYY-MM-DD); default today (UTC)."),
+        typer.Option(
+            help="Outcomes known up to this date (YYYY-MM-DD); default today (UTC), or the "
+            "loan book's latest recorded date when that is earlier."
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed (training is deterministic).")] = 42,
     linear_base: Annotated[
@@ -88,10 +109,12 @@ def train(
                 data, target, bad_value=bad_value, time_column=time_column
             )
         else:
-            until = dt.date.fromisoformat(observed_until) if observed_until else _today()
             with transaction() as session:
+                until = _observed_until(session, observed_until)
                 training_set = platform_training_set(session, until)
         result = fit(training_set, seed=seed, linear_base=linear_base)
+        if data is None:
+            result.report["observed_until"] = until.isoformat()
         with transaction() as session:
             row = register(session, result, settings.resolved_data_dir, created_by=_who())
             if promote:
@@ -129,10 +152,10 @@ def score(
 
     settings = get_settings()
     try:
+        day = _date(as_of, "--as-of") if as_of else _today()
         with transaction() as session:
             chosen = load_model(session, settings.resolved_data_dir, model)
             if uscc is not None:
-                day = dt.date.fromisoformat(as_of) if as_of else _today()
                 result = score_enterprise(
                     session,
                     uscc,
@@ -258,6 +281,10 @@ def rescore(
     from finance.core.worker_presence import find_workers
 
     settings = get_settings()
+    try:
+        day = _date(as_of, "--as-of") if as_of else _today()
+    except Invalid as exc:
+        fail(exc.detail, as_json=as_json)
     client = Celery("finance-cli", broker=settings.celery_broker_url)
     found: list[str] = []
     if workers is None:
@@ -273,7 +300,6 @@ def rescore(
                 " or pass --inline to skip this check."
             )
         err_console.print(note, highlight=False, markup=False)
-    day = dt.date.fromisoformat(as_of) if as_of else _today()
     started = time.perf_counter()
     try:
         with transaction() as session:
@@ -336,7 +362,11 @@ def rescore(
 def monitor(
     as_of: Annotated[str | None, typer.Option(help="Population date; default today.")] = None,
     observed_until: Annotated[
-        str | None, typer.Option(help="Outcomes known up to this date; default today.")
+        str | None,
+        typer.Option(
+            help="Outcomes known up to this date; default today, or the loan book's latest "
+            "recorded date when that is earlier."
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -347,10 +377,10 @@ def monitor(
     from credit.registry import load_model
 
     settings = get_settings()
-    day = dt.date.fromisoformat(as_of) if as_of else _today()
-    until = dt.date.fromisoformat(observed_until) if observed_until else _today()
     try:
+        day = _date(as_of, "--as-of") if as_of else _today()
         with transaction() as session:
+            until = _observed_until(session, observed_until)
             model = load_model(session, settings.resolved_data_dir)
             report = run_monitor(session, model, as_of=day, observed_until=until)
     except DomainError as exc:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from credit.dataset import platform_training_set
+from credit.dataset import outcomes_known_until, platform_training_set
 from credit.features import enterprise_features
 from credit.registry import active_version, load_model, load_scorecard
 from credit.scoring import score_enterprise
@@ -119,6 +119,51 @@ def test_train_prints_version_last(settings: Settings, province: Province) -> No
     assert (settings.resolved_data_dir / "models" / version / "model.txt").is_file()
     assert "AUC" in result.stdout
     assert "oracle" in result.stdout
+
+
+def test_outcomes_are_known_up_to_the_loan_books_latest_date(
+    session: Session, province: Province
+) -> None:
+    """Without --observed-until, training takes today or, when earlier, the latest date
+    the loan book records: a book loaded up to some day says nothing of the days after."""
+    latest = max(
+        day
+        for row in session.execute(select(Loan.disbursed_on, Loan.defaulted_on, Loan.settled_on))
+        for day in row
+        if day is not None
+    )
+    today = dt.date.today()
+    assert latest < today
+    assert outcomes_known_until(session, today) == latest
+    assert outcomes_known_until(session, dt.date(2024, 1, 1)) == dt.date(2024, 1, 1)
+    report = _cli("credit", "train")
+    assert report["observed_until"] == latest.isoformat()
+    window = platform_training_set(session, latest)
+    assert report["n_train"] + report["n_valid"] + report["n_test"] == len(window.frame)  # type: ignore[operator]
+
+
+def test_an_empty_loan_book_is_known_until_today(session: Session) -> None:
+    assert outcomes_known_until(session, dt.date(2030, 5, 1)) == dt.date(2030, 5, 1)
+    refused = runner.invoke(app, ["credit", "train", "--json"])
+    assert refused.exit_code == 2
+    assert "no loans with a complete 12-month outcome by" in refused.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["credit", "train", "--observed-until", "2025-02-30"],
+        ["credit", "monitor", "--observed-until", "yesterday"],
+        ["credit", "monitor", "--as-of", "2025-13-01"],
+        ["credit", "rescore", "--inline", "--as-of", "2025/01/01"],
+        ["credit", "score", "--uscc", "91410100MA0000000X", "--as-of", "1.1.2025"],
+    ],
+)
+def test_a_bad_date_is_a_clear_error(session: Session, args: list[str]) -> None:
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 2, result.output
+    option = args[-2]
+    assert f"{option}: {args[-1]!r} is not a date (YYYY-MM-DD)" in result.stdout
 
 
 def test_online_score_has_reasons_and_scale(

@@ -196,11 +196,7 @@ class LinearBase:
             "top_terms": [
                 {
                     "feature": term.feature,
-                    "term": (
-                        f"= {categories[term.feature][int(term.code)]}"
-                        if term.kind == CATEGORY
-                        else term.kind
-                    ),
+                    "term": _label(term, categories),
                     "coefficient": term.coefficient,
                 }
                 for term in largest
@@ -226,6 +222,15 @@ class LinearBase:
             for t in data["terms"]
         ]
         return cls(data["features"], terms, float(data["intercept"]))
+
+
+def _label(term: Term, categories: Mapping[str, Sequence[str]]) -> str:
+    """How the report names a term: ``= category``, ``> level``, ``value`` or ``missing``."""
+    if term.kind == CATEGORY:
+        return f"= {categories[term.feature][int(term.code)]}"
+    if term.kind == STEP:
+        return f"> {term.code:g}"
+    return term.kind
 
 
 def _replace(term: Term, **changes: Any) -> Term:

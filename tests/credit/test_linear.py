@@ -94,6 +94,8 @@ def test_the_lasso_keeps_the_terms_that_carry_risk() -> None:
     assert fitted[("region", CATEGORY, 2.0)].coefficient > 0
     assert summary["c"] in C_GRID
     assert summary["dropped_for_sign"] == []
+    labels = {(t["feature"], t["term"]) for t in summary["top_terms"]}  # type: ignore[attr-defined]
+    assert {("arrears", "value"), ("arrears", "> 0"), ("region", "= east")} <= labels
     # A refit with the penalty chosen before skips the cross-validation.
     x, target = _data(rows=2000, seed=5)
     again, refit = LinearBase.fit(

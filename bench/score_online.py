@@ -54,6 +54,24 @@ def load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def cpu_ticks() -> list[int]:
+    """The machine's CPU time counters (/proc/stat; empty where there is none)."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(v) for v in stat.readline().split()[1:9]]
+    except OSError:
+        return []
+
+
+def stolen(before: list[int], after: list[int]) -> str:
+    """Share of the CPU time the hypervisor gave to other guests between two readings: a
+    shared host slows every figure of the run alike (the ratios less so)."""
+    if not before or not after:
+        return "steal: unknown"
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    return f"CPU stolen by the host: {100 * delta[7] / max(sum(delta), 1):.1f}%"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=3000)
@@ -65,6 +83,7 @@ def main() -> None:
     settings = get_settings()
     data_dir = settings.resolved_data_dir
     print(f"start: {load()}")
+    ticks = cpu_ticks()
     with session_factory()() as session:
         model = load_model(session, data_dir)
         usccs = sorted(session.scalars(select(Enterprise.uscc)))
@@ -105,7 +124,7 @@ def main() -> None:
                 lambda x=x: model.booster.predict(x, num_threads=1),
             )
 
-    print(f"end: {load()}")
+    print(f"end: {load()}; {stolen(ticks, cpu_ticks())}")
     print(
         f"model {model.version}: {model.booster.num_trees()} trees, {len(model.features)} features;"
         f" database {session.get_bind().dialect.name}; as of {as_of}"

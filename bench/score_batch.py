@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from machine import cpu_ticks, load, stolen
 from sqlalchemy import select
 
 from credit.features import batch_features
@@ -94,12 +95,15 @@ def main() -> None:
     parser.add_argument("--as-of", default=dt.datetime.now(dt.UTC).date().isoformat())
     args = parser.parse_args()
     base = dt.date.fromisoformat(args.as_of)
+    print(f"start: {load()}", flush=True)
+    ticks = cpu_ticks()
     results: list[tuple[str, dict[str, Any]]] = []
     results.append(("inline (the CLI process)", rescore(base, args.chunk_size, workers=False)))
     for offset, count in enumerate(int(c) for c in args.workers.split(",")):
         day = base - dt.timedelta(days=offset + 1)
         results.append((f"{count} worker process(es)", with_workers(count, day, args.chunk_size)))
     rows, bare_one, bare_default = bare_rate(args.chunk_size, base)
+    print(f"end: {load()}; {stolen(ticks, cpu_ticks())}")
     print(f"enterprises: {rows}, chunk size {args.chunk_size}, cores {os.cpu_count()}")
     print(f"{'':36}{'seconds':>10}{'ent/s':>12}{'bare/this':>11}")
     for label, result in results:

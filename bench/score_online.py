@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
+from machine import cpu_ticks, load, stolen
 from sqlalchemy import select
 
 from credit.features import enterprise_features
@@ -48,28 +48,6 @@ def timed(call: Callable[[], Any]) -> tuple[float, float, Any]:
     wall, cpu = time.perf_counter(), time.process_time()
     result = call()
     return time.perf_counter() - wall, time.process_time() - cpu, result
-
-
-def load() -> str:
-    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def cpu_ticks() -> list[int]:
-    """The machine's CPU time counters (/proc/stat; empty where there is none)."""
-    try:
-        with open("/proc/stat") as stat:
-            return [int(v) for v in stat.readline().split()[1:9]]
-    except OSError:
-        return []
-
-
-def stolen(before: list[int], after: list[int]) -> str:
-    """Share of the CPU time the hypervisor gave to other guests between two readings: a
-    shared host slows every figure of the run alike (the ratios less so)."""
-    if not before or not after:
-        return "steal: unknown"
-    delta = [b - a for a, b in zip(before, after, strict=True)]
-    return f"CPU stolen by the host: {100 * delta[7] / max(sum(delta), 1):.1f}%"
 
 
 def main() -> None:

@@ -179,9 +179,10 @@ def train(
         raw_valid.reshape(-1, 1), target[valid_rows]
     )
     if base is not None and refit:
-        # The validation rows have chosen the penalty's, the trees' number and the
-        # calibration; the model is then fitted again on training and validation rows
-        # together with those choices (a third more bads), and keeps the calibration.
+        # With the penalty (cross-validated on the training rows), the number of trees
+        # and the calibration (both from the validation rows) chosen, the base and the
+        # trees are fitted again on training and validation rows together: a third more
+        # bads. The calibration is kept.
         fitted_rows = np.concatenate([train_rows, valid_rows])
         chosen = base_summary or {}
         base, base_summary = LinearBase.fit(

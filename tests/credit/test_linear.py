@@ -131,6 +131,16 @@ def test_contributions_add_up_and_round_trip() -> None:
     assert np.isfinite(base.log_odds(x)).all()
     again = LinearBase.from_dict(base.to_dict())
     assert np.array_equal(again.log_odds(x), base.log_odds(x))
+    # A base stored before log offsets existed reads its logged terms as ln(1 + x).
+    stored = base.to_dict()
+    for term in stored["terms"]:
+        term.pop("offset")
+    older = LinearBase.from_dict(stored)
+    assert all(t.offset == 1.0 for t in older.terms)
+    income = next(t for t in older.terms if t.feature == "income" and t.kind == VALUE)
+    column = older.terms.index(income)
+    expected = (np.log1p(x[2:, 1]) - income.center) / income.scale
+    assert np.allclose(older.design(x[2:])[:, column], expected, rtol=0, atol=1e-12)
     # Standardised on the training rows: each feature contributes nothing on average there.
     train_x, _ = _data()
     assert np.allclose(base.contributions(train_x)[:, :-1].mean(axis=0), 0, atol=1e-9)

@@ -96,37 +96,16 @@ class LinearBase:
         self.terms = list(terms)
         self.intercept = intercept
         # Column-wise arrays: evaluating a row is a handful of numpy calls, not one per term.
-        self._position = np.array([t.position for t in self.terms], dtype=np.int64)
-        self._is_missing = np.array([t.kind == MISSING for t in self.terms])
-        self._is_category = np.array([t.kind == CATEGORY for t in self.terms])
-        self._is_step = np.array([t.kind == STEP for t in self.terms])
-        self._code = np.array([t.code for t in self.terms], dtype=np.float64)
-        self._log = np.array([t.log for t in self.terms])
-        self._offset = np.array([t.offset for t in self.terms], dtype=np.float64)
-        self._fill = np.array([t.fill for t in self.terms], dtype=np.float64)
-        self._center = np.array([t.center for t in self.terms], dtype=np.float64)
-        self._scale = np.array([t.scale for t in self.terms], dtype=np.float64)
+        self._columns = _Columns.of(self.terms)
         self._coefficient = np.array([t.coefficient for t in self.terms], dtype=np.float64)
         self._owner = np.zeros((len(self.terms), len(self.features)))
-        self._owner[np.arange(len(self.terms)), self._position] = 1.0
+        self._owner[np.arange(len(self.terms)), self._columns.position] = 1.0
 
     # ------------------------------------------------------------ evaluation
 
     def design(self, x: Array) -> Array:
         """The standardised terms of every row of ``x``."""
-        return _design(
-            x,
-            self._position,
-            self._is_missing,
-            self._is_category,
-            self._is_step,
-            self._code,
-            self._log,
-            self._offset,
-            self._fill,
-            self._center,
-            self._scale,
-        )
+        return self._columns.design(x)
 
     def log_odds(self, x: Array) -> Array:
         result: Array = self.intercept + self.design(x) @ self._coefficient
@@ -294,49 +273,62 @@ def _steps(present: Array) -> list[float]:
 
 
 def _design_of(x: Array, terms: Sequence[Term], *, standardise: bool = True) -> Array:
-    def column(name: str) -> NDArray[Any]:
-        return np.array([getattr(t, name) for t in terms])
-
-    return _design(
-        x,
-        column("position").astype(np.int64),
-        column("kind") == MISSING,
-        column("kind") == CATEGORY,
-        column("kind") == STEP,
-        column("code").astype(np.float64),
-        column("log").astype(bool),
-        column("offset").astype(np.float64),
-        column("fill").astype(np.float64),
-        column("center").astype(np.float64) if standardise else np.zeros(len(terms)),
-        column("scale").astype(np.float64) if standardise else np.ones(len(terms)),
-    )
+    return _Columns.of(terms).design(x, standardise=standardise)
 
 
-def _design(
-    x: Array,
-    position: NDArray[np.int64],
-    is_missing: NDArray[np.bool_],
-    is_category: NDArray[np.bool_],
-    is_step: NDArray[np.bool_],
-    code: Array,
-    log: NDArray[np.bool_],
-    offset: Array,
-    fill: Array,
-    center: Array,
-    scale: Array,
-) -> Array:
-    values = x[:, position]
-    missing = np.isnan(values)
-    filled = np.where(missing, fill, values)
-    logged = np.where(log, np.log(np.where(log, np.maximum(filled, 0.0) + offset, 1.0)), filled)
-    with np.errstate(invalid="ignore"):
-        chosen = np.select(
-            [is_missing, is_category, is_step],
-            [missing, values == code, filled > code],
-            logged,
-        ).astype(np.float64)
-    result: Array = (chosen - center) / scale
-    return result
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """The terms' fields as arrays, one entry per term."""
+
+    position: NDArray[np.int64]
+    is_missing: NDArray[np.bool_]
+    is_category: NDArray[np.bool_]
+    is_step: NDArray[np.bool_]
+    code: Array
+    log: NDArray[np.bool_]
+    offset: Array
+    fill: Array
+    center: Array
+    scale: Array
+
+    @classmethod
+    def of(cls, terms: Sequence[Term]) -> _Columns:
+        def floats(name: str) -> Array:
+            return np.array([getattr(t, name) for t in terms], dtype=np.float64)
+
+        def kinds(kind: str) -> NDArray[np.bool_]:
+            return np.array([t.kind == kind for t in terms], dtype=bool)
+
+        return cls(
+            position=np.array([t.position for t in terms], dtype=np.int64),
+            is_missing=kinds(MISSING),
+            is_category=kinds(CATEGORY),
+            is_step=kinds(STEP),
+            code=floats("code"),
+            log=np.array([t.log for t in terms], dtype=bool),
+            offset=floats("offset"),
+            fill=floats("fill"),
+            center=floats("center"),
+            scale=floats("scale"),
+        )
+
+    def design(self, x: Array, *, standardise: bool = True) -> Array:
+        """Every term of every row of ``x``, standardised unless told otherwise."""
+        values = x[:, self.position]
+        missing = np.isnan(values)
+        filled = np.where(missing, self.fill, values)
+        log, offset = self.log, self.offset
+        logged = np.where(log, np.log(np.where(log, np.maximum(filled, 0.0) + offset, 1.0)), filled)
+        with np.errstate(invalid="ignore"):
+            chosen: Array = np.select(
+                [self.is_missing, self.is_category, self.is_step],
+                [missing, values == self.code, filled > self.code],
+                logged,
+            ).astype(np.float64)
+        if not standardise:
+            return chosen
+        result: Array = (chosen - self.center) / self.scale
+        return result
 
 
 def _regression(penalty: float, seed: int) -> LogisticRegression:

@@ -17,6 +17,7 @@ from authz.ledger.service import PendingCall
 from authz.ledger.writer import LedgerWriter
 from authz.models import LedgerEntry
 from finance.core.db import transaction
+from finance.core.sqlite_wal import WalCheckpointer
 
 NOW = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
 
@@ -54,12 +55,17 @@ def test_threads_and_event_loops_share_one_chain(engine: Engine) -> None:
         assert ledger.verify(session).intact
 
 
-def test_the_writer_checkpoints_the_wal_beside_its_commits(engine: Engine) -> None:
+def _sqlite_writer(engine: Engine) -> tuple[LedgerWriter, WalCheckpointer]:
+    """A writer and its WAL checkpointer; skipped on a database without a WAL to checkpoint."""
     if engine.dialect.name != "sqlite":
         pytest.skip("WAL checkpoints are SQLite's")
     writer = LedgerWriter(engine)
-    checkpointer = writer.checkpointer
-    assert checkpointer is not None
+    assert writer.checkpointer is not None
+    return writer, writer.checkpointer
+
+
+def test_the_writer_checkpoints_the_wal_beside_its_commits(engine: Engine) -> None:
+    writer, checkpointer = _sqlite_writer(engine)
     try:
         writer.append(_fields("first"))
         driver = writer._connection.connection.driver_connection  # type: ignore[union-attr]
@@ -77,11 +83,7 @@ def test_the_writer_checkpoints_the_wal_beside_its_commits(engine: Engine) -> No
 
 
 def test_a_checkpoint_follows_writes_within_its_interval(engine: Engine) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("WAL checkpoints are SQLite's")
-    writer = LedgerWriter(engine)
-    checkpointer = writer.checkpointer
-    assert checkpointer is not None
+    writer, checkpointer = _sqlite_writer(engine)
     checkpointer._interval = 0.05
     try:
         writer.append(_fields("first"))

@@ -41,3 +41,9 @@ class Invalid(DomainError):
     status = 422
     title = "Invalid input"
     type_slug = "invalid"
+
+
+class Unavailable(DomainError):
+    status = 503
+    title = "Service unavailable"
+    type_slug = "unavailable"

@@ -8,19 +8,25 @@ enterprise, each requested category and the requested dates; the consent's daily
 limit. Any refusal raises ``AccessRefused``, and every call, allowed or refused, leaves
 one ledger entry.
 
-Every call of a busy bank passes here, so the hot path is lean and runs on the event
-loop, with no worker thread per call: the token's signature is verified once per
-key-set snapshot (``jwt_access_token.verify``), the proof's key is imported once per
-process, the token, client and consent are one query and the records another, both on
-the database driver's cursor (``finance.core.driver_sql``) in autocommit, from the
-runtime's reading engine. What must be shared by every server
-process is settled in one place, the ledger writer's next group commit
-(``LedgerWriter.record_call``): in that one transaction the client's rate limit is
-counted and the proof's ``jti`` remembered (one Redis pipeline instead, when Redis is
-configured), the call is counted against its consent's daily limit, and its entry is
-chained. A call refused there (rate limit, replayed proof, daily limit) is recorded as
-refused and answered so; the precedence is the order above. The answer goes out only
-after that transaction has committed.
+The guard and the reads are synchronous SQLAlchemy work, run off the event loop by the
+runtime's ``reads`` (``finance.core.offload``) with a reading connection in autocommit:
+the token, client and consent are one query and the records another. The token's
+signature is verified once per key-set snapshot (``jwt_access_token.verify``) and the
+proof's key is imported once per process. What must be shared by every server process is
+settled in one place, the ledger writer's next group commit (``LedgerWriter.record_call``,
+awaited): in that one transaction the client's rate limit is counted and the proof's
+``jti`` remembered (one Redis pipeline instead, when Redis is configured), the call is
+counted against its consent's daily limit, and its entry is chained. A call refused there
+(rate limit, replayed proof, daily limit) is recorded as refused and answered so; the
+precedence is the order above. The answer goes out only after that transaction has
+committed.
+
+A call refused before the guard could run (a malformed query, an unknown category: an
+``EarlyRefusal``) still passes through it, so that its entry names the client and, when
+the token's consent is this client's consent for this enterprise, the consent: the guard's
+own refusals come first, then the early one. Every call that names an enterprise is in
+the ledger, and every call made with a consent's token about that consent's enterprise
+is listed under the consent's calls, allowed or refused.
 """
 
 from __future__ import annotations
@@ -44,22 +50,21 @@ from authz.oauth.dpop import DPoPError, DPoPProof, check_proof, jti_digest, repl
 from authz.oauth.jwt_access_token import AccessTokenError
 from authz.ratelimit import AdmissionRequest, OneTimeId
 from authz.runtime import AuthzRuntime
-from finance.core.driver_sql import DriverSQL
 from finance.core.errors import DomainError
+from finance.enterprises.uscc import uscc_problem
 
 log = logging.getLogger("authz.guard")
 _token: Any = IssuedToken.__table__
 _client: Any = OAuthClient.__table__
 _consent: Any = Consent.__table__
-# One round trip for the three live facts: token, client, consent (run on the driver's
-# cursor: the columns are read by position, in this order).
+# One round trip for the three live facts: token, client, consent.
 _LIVE_FACTS = (
     select(
         _token.c.revoked_at,
         _client.c.client_id.label("client_client_id"),
         _client.c.status.label("client_status"),
-        _consent.c.id,
-        _consent.c.client_id,
+        _consent.c.id.label("consent_id"),
+        _consent.c.client_id.label("consent_client_id"),
         _consent.c.uscc,
         _consent.c.categories,
         _consent.c.data_from,
@@ -95,6 +100,15 @@ class ConsentTerms:
         return self.categories.split()
 
 
+@dataclass(frozen=True)
+class EarlyRefusal:
+    """A refusal known before the guard runs (a malformed query, an unknown category):
+    the error the caller gets, and the reason its ledger entry gives."""
+
+    error: Exception
+    reason: str
+
+
 @dataclass
 class DataCall:
     """What the caller asked for, and (once allowed) what the consent lets it have."""
@@ -105,7 +119,10 @@ class DataCall:
     date_to: dt.date | None
     started: float = field(default_factory=time.perf_counter)
     client_id: str | None = None
-    consent: ConsentTerms | None = None
+    # The consent the call's token names, when it is this client's consent for this
+    # enterprise: the entry is listed under that consent's calls, allowed or refused.
+    consent_id: str | None = None
+    consent: ConsentTerms | None = None  # once allowed: the covering consent's terms
     admission: AdmissionRequest | None = None  # once the client is known
     request_id: str | None = None
 
@@ -145,6 +162,14 @@ def authorise(
     except AccessTokenError as exc:
         raise invalid_token(str(exc)) from exc
     call.client_id = str(claims.get("client_id"))
+    facts = connection.execute(_LIVE_FACTS, {"jti": claims.get("jti")}).one_or_none()
+    if (
+        facts is not None
+        and facts.consent_id is not None
+        and facts.consent_client_id == facts.client_client_id == call.client_id
+        and facts.uscc == call.uscc
+    ):
+        call.consent_id = facts.consent_id
     jkt = (claims.get("cnf") or {}).get("jkt")
     if jkt is None:
         raise invalid_token("data calls need a DPoP-bound access token")
@@ -169,25 +194,23 @@ def authorise(
         OneTimeId(jti_digest("dpop", f"{proof.jkt}:{proof.jti}"), replay_horizon(now)),
     )
 
-    row = DriverSQL(connection).execute(_LIVE_FACTS, {"jti": claims.get("jti")}).fetchone()
-    if row is None or row[0] is not None:  # no such token, or revoked
+    if facts is None or facts.revoked_at is not None:  # no such token, or revoked
         raise invalid_token("the access token has been revoked")
-    (_, client_client_id, client_status, consent_id, consent_client_id, uscc) = row[:6]
-    if client_client_id != call.client_id or client_status != ClientStatus.ACTIVE.value:
+    if facts.client_client_id != call.client_id or facts.client_status != ClientStatus.ACTIVE.value:
         raise invalid_token("the client is not active", error="invalid_client")
-    if consent_id is None or consent_client_id != client_client_id or uscc != call.uscc:
+    if call.consent_id is None:
         # Another enterprise, or no consent at all: the caller may not see it.
         raise AccessRefused(404, "not_found", "no consent of this client covers this enterprise")
     consent = ConsentTerms(
-        id=consent_id,
-        client_id=consent_client_id,
-        uscc=uscc,
-        categories=row[6],
-        data_from=DriverSQL.date(row[7]),
-        data_to=DriverSQL.date(row[8]),
-        expires_at=DriverSQL.utc(row[9]),
-        max_calls_per_day=row[10],
-        status=row[11],
+        id=facts.consent_id,
+        client_id=facts.consent_client_id,
+        uscc=facts.uscc,
+        categories=facts.categories,
+        data_from=facts.data_from,
+        data_to=facts.data_to,
+        expires_at=facts.expires_at,
+        max_calls_per_day=facts.max_calls_per_day,
+        status=facts.status,
     )
     if consent.status == ConsentStatus.REVOKED.value:
         raise AccessRefused(403, "consent_revoked", "the consent was revoked")
@@ -244,8 +267,21 @@ def _daily_limit_exceeded(consent: ConsentTerms, now: dt.datetime) -> AccessRefu
     )
 
 
-def _entry(call: DataCall, refusal: DomainError | None, rows: int, now: dt.datetime) -> PendingCall:
-    reason = "" if refusal is None else f"{_error_code(refusal)}: {refusal.detail}"
+def _reason(refusal: DomainError | EarlyRefusal) -> str:
+    if isinstance(refusal, EarlyRefusal):
+        return refusal.reason
+    return f"{_error_code(refusal)}: {refusal.detail}"
+
+
+def _ledger_uscc(uscc: str) -> str | None:
+    """The enterprise an entry names: a well-formed USCC (anything else names none)."""
+    return uscc if uscc_problem(uscc) is None else None
+
+
+def _entry(
+    call: DataCall, refusal: DomainError | EarlyRefusal | None, rows: int, now: dt.datetime
+) -> PendingCall:
+    reason = "" if refusal is None else _reason(refusal)
     consent = call.consent
     actor = f"client:{call.client_id}" if call.client_id else "anonymous"
     daily_limit = None
@@ -264,8 +300,8 @@ def _entry(call: DataCall, refusal: DomainError | None, rows: int, now: dt.datet
             outcome="allowed" if refusal is None else "refused",
             request_id=call.request_id,
             client_id=call.client_id,
-            uscc=call.uscc,
-            consent_id=consent.id if consent else None,
+            uscc=_ledger_uscc(call.uscc),
+            consent_id=call.consent_id,
             categories=call.categories,
             date_from=call.date_from,
             date_to=call.date_to,
@@ -289,7 +325,10 @@ def _error_code(error: DomainError) -> str:
 
 
 def _outcome(
-    call: DataCall, recorded: PendingCall, refusal: DomainError | None, now: dt.datetime
+    call: DataCall,
+    recorded: PendingCall,
+    refusal: DomainError | EarlyRefusal | None,
+    now: dt.datetime,
 ) -> None:
     """Raise what the committed entry says the caller gets, if not its data."""
     if recorded.refused_by is None and refusal is None:
@@ -311,6 +350,8 @@ def _outcome(
     if recorded.refused_by == "daily_limit":
         assert call.consent is not None
         raise _daily_limit_exceeded(call.consent, now)
+    if isinstance(refusal, EarlyRefusal):
+        raise refusal.error
     if refusal is not None:
         raise refusal
 
@@ -326,30 +367,38 @@ async def serve(
     htu: str,
     query: Mapping[str, str],
     now: dt.datetime,
+    early: EarlyRefusal | None = None,
 ) -> T:
     """Authorise, read, record: the whole data call. ``read`` gets the reading
     connection and the covering consent (with the call's dates already minimised to it)
-    and returns the body and row count. Authorising and reading are short synchronous
-    work on the event loop; the wait for the ledger's commit is awaited."""
-    refusal: DomainError | None = None
+    and returns the body and row count; with ``early``, nothing is read and the call is
+    refused with it unless the guard refuses it first. Authorising and reading run off
+    the event loop (``runtime.reads``); the ledger's commit is awaited."""
+
+    def authorise_and_read(connection: Connection) -> tuple[T | None, int]:
+        consent = authorise(
+            connection,
+            runtime,
+            call,
+            authorization=authorization,
+            dpop=dpop,
+            method=method,
+            htu=htu,
+            query=query,
+            now=now,
+        )
+        if early is not None:
+            return None, 0
+        return read(connection, consent)
+
+    refusal: DomainError | EarlyRefusal | None = None
     body: T | None = None
     rows = 0
-    with runtime.reader.connect() as connection:
-        try:
-            consent = authorise(
-                connection,
-                runtime,
-                call,
-                authorization=authorization,
-                dpop=dpop,
-                method=method,
-                htu=htu,
-                query=query,
-                now=now,
-            )
-            body, rows = read(connection, consent)
-        except DomainError as error:  # a refusal, or a bad cursor: recorded all the same
-            refusal = error
+    try:
+        body, rows = await runtime.reads.run(authorise_and_read)
+        refusal = early
+    except DomainError as error:  # a refusal, or a bad cursor: recorded all the same
+        refusal = error
     recorded = await runtime.ledger.record_call(_entry(call, refusal, rows, now))
     _outcome(call, recorded, refusal, now)
     return body  # type: ignore[return-value]  # set whenever nothing was refused

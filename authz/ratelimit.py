@@ -17,11 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, bindparam, delete
+from sqlalchemy import Connection, Engine, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from authz.models import RateCounter, UsedJti
-from finance.core.driver_sql import DriverSQL
 
 WINDOW_SECONDS = 60
 
@@ -93,7 +92,8 @@ def _decision(count: int, limit: int, now: dt.datetime) -> RateDecision:
 
 
 _counters: Any = RateCounter.__table__
-_SEEN = f"SELECT digest FROM {UsedJti.__tablename__} WHERE digest IN ({{}})"
+_used: Any = UsedJti.__table__
+_SEEN = select(_used.c.digest).where(_used.c.digest.in_(bindparam("digests", expanding=True)))
 _DROP_STALE = delete(_counters).where(
     _counters.c.key == bindparam("key"), _counters.c.window < bindparam("stale")
 )
@@ -115,17 +115,17 @@ class DatabaseRateLimiter:
         ).returning(_counters.c.count)
         self._remember = module.insert(UsedJti.__table__).on_conflict_do_nothing()
 
-    def _count(self, sql: DriverSQL, key: str, window: int, hits: int) -> int:
+    def _count(self, connection: Connection, key: str, window: int, hits: int) -> int:
         """Add ``hits`` to ``key``'s count in ``window``; the count after them."""
         values = {"key": key, "window": window, "hits": hits}
-        count = int(sql.execute(self._upsert, values).fetchone()[0])
+        count = int(connection.execute(self._upsert, values).scalar_one())
         if count == hits:  # first hits of a window: drop this key's stale windows
-            sql.execute(_DROP_STALE, {"key": key, "stale": window - 1})
+            connection.execute(_DROP_STALE, {"key": key, "stale": window - 1})
         return count
 
     def hit(self, key: str, limit: int, now: dt.datetime) -> RateDecision:
         with self._engine.begin() as connection:
-            return _decision(self._count(DriverSQL(connection), key, _window(now), 1), limit, now)
+            return _decision(self._count(connection, key, _window(now), 1), limit, now)
 
     def admit(self, key: str, limit: int, now: dt.datetime, once: OneTimeId | None) -> Admission:
         with self._engine.begin() as connection:
@@ -135,15 +135,13 @@ class DatabaseRateLimiter:
         self, connection: Connection, requests: Sequence[AdmissionRequest]
     ) -> list[Admission]:
         # One upsert per key and window for all its hits; each request gets its place.
-        # The statements run on the driver's cursor: this is on every data call's path.
-        sql = DriverSQL(connection)
         slots = [(r.key, _window(r.now)) for r in requests]
         hits = Counter(slots)
         counts: dict[tuple[str, int], int] = {}
         for (key, window), number in hits.items():
-            counts[(key, window)] = self._count(sql, key, window, number) - number
+            counts[(key, window)] = self._count(connection, key, window, number) - number
         digests = [r.once.digest for r in requests if r.once is not None]
-        seen = {row[0] for row in sql.select_in(_SEEN, digests)} if digests else set()
+        seen = set(connection.scalars(_SEEN, {"digests": digests})) if digests else set()
         remember = []
         admissions = []
         for request, slot in zip(requests, slots, strict=True):
@@ -158,7 +156,7 @@ class DatabaseRateLimiter:
                     )
             admissions.append(Admission(_decision(counts[slot], request.limit, request.now), fresh))
         if remember:
-            sql.executemany(self._remember, remember)
+            connection.execute(self._remember, remember)
         return admissions
 
 

@@ -15,7 +15,7 @@ from authz.accounts.web_session import SessionCodec
 from authz.ledger.writer import LedgerWriter
 from authz.oauth.keys import KeyRing
 from authz.ratelimit import DatabaseRateLimiter, RateLimiter, RedisRateLimiter
-from finance.core.db import make_engine
+from finance.core.offload import Reads, reads
 from finance.core.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "web" / "templates"
@@ -31,9 +31,8 @@ class AuthzRuntime:
     limiter: RateLimiter
     ledger: LedgerWriter
     templates: Jinja2Templates
-    # Data calls read on the event loop, in autocommit, from a small pool of their own
-    # (each event loop holds at most one of its connections at a time, between awaits).
-    reader: Engine
+    # Data calls' guard and reads, off the event loop, from a small pool of their own.
+    reads: Reads
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine) -> AuthzRuntime:
@@ -58,7 +57,7 @@ class AuthzRuntime:
             limiter=limiter,
             ledger=writer,
             templates=Jinja2Templates(directory=str(TEMPLATES)),
-            reader=make_engine(url, connections=4, autocommit=True),
+            reads=reads(url, settings.data_call_io),
         )
 
     def url(self, request: Request) -> str:

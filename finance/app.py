@@ -16,7 +16,6 @@ from finance.core.observability import Metrics, ObservabilityMiddleware
 from finance.core.problems import install_problem_handlers, problem
 from finance.core.settings import Settings, get_settings
 from finance.enterprises.endpoints import router as enterprise_router
-from finance.govdata.data_api import DataCallRoutes
 from finance.govdata.data_api import router as data_call_router
 from finance.govdata.endpoints import catalogue_router, internal_router
 from finance.ingestion.endpoints import router as ingestion_router
@@ -40,8 +39,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
     app.state.metrics = metrics
-    # Inside the observability middleware (request ids, logs, metrics), before the router.
-    app.add_middleware(DataCallRoutes)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     install_problem_handlers(app)
 

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from authz.models import DailyCalls, LedgerEntry, LedgerHead
 from authz.ratelimit import Admission, AdmissionRequest
-from finance.core.driver_sql import DriverSQL
 
 GENESIS = "0" * 64
 _HASHED_FIELDS = (
@@ -221,8 +220,9 @@ def _refuse(fields: dict[str, Any], reason: str) -> None:
 
 
 _calls: Any = DailyCalls.__table__
-_CALLS_SO_FAR = (
-    f"SELECT consent_id, day, calls FROM {_calls.name} WHERE consent_id IN ({{}}) AND day IN ({{}})"
+_CALLS_SO_FAR = select(_calls.c.consent_id, _calls.c.day, _calls.c.calls).where(
+    _calls.c.consent_id.in_(bindparam("consents", expanding=True)),
+    _calls.c.day.in_(bindparam("days", expanding=True)),
 )
 _SET_CALLS: dict[str, Any] = {}
 
@@ -241,7 +241,9 @@ def _set_calls_statement(dialect: str) -> Any:
     return statement
 
 
-def _count_calls(sql: DriverSQL, entries: list[tuple[PendingEntry, dict[str, Any]]]) -> None:
+def _count_calls(
+    connection: Connection, entries: list[tuple[PendingEntry, dict[str, Any]]]
+) -> None:
     """Count the allowed calls among ``entries`` against their consents' daily limits,
     in order; a call over its limit is refused instead. Two statements for the batch:
     the counts so far, then the new ones. Exact: only these batches write the counts,
@@ -255,13 +257,15 @@ def _count_calls(sql: DriverSQL, entries: list[tuple[PendingEntry, dict[str, Any
         return
     consents = sorted({limit.consent_id for _, _, limit in limited})
     days = sorted({limit.day for _, _, limit in limited})
-    calls = {  # keyed by the day's ISO text: SQLite returns it as text
-        (consent_id, str(day)): count
-        for consent_id, day, count in sql.select_in(_CALLS_SO_FAR, consents, days)
+    calls: dict[tuple[str, dt.date], int] = {
+        (consent_id, day): count
+        for consent_id, day, count in connection.execute(
+            _CALLS_SO_FAR, {"consents": consents, "days": days}
+        )
     }
     changed = set()
     for entry, fields, limit in limited:
-        key = (limit.consent_id, limit.day.isoformat())
+        key = (limit.consent_id, limit.day)
         so_far = calls.get(key, 0)
         if so_far < limit.limit:
             calls[key] = so_far + 1
@@ -270,12 +274,9 @@ def _count_calls(sql: DriverSQL, entries: list[tuple[PendingEntry, dict[str, Any
             entry.refused_by = "daily_limit"
             _refuse(fields, limit.refusal)
     if changed:
-        sql.executemany(
-            _set_calls_statement(sql.dialect),
-            [
-                {"consent_id": c, "day": dt.date.fromisoformat(d), "calls": calls[(c, d)]}
-                for c, d in sorted(changed)
-            ],
+        connection.execute(
+            _set_calls_statement(connection.dialect.name),
+            [{"consent_id": c, "day": d, "calls": calls[(c, d)]} for c, d in sorted(changed)],
         )
 
 
@@ -286,10 +287,8 @@ def append_batch(
     bump for all of them, then the data calls admitted (``admit``: their rate limits and
     proofs, in one trip), then each allowed call counted against its daily limit (or
     refused), then the entries chained and inserted. The head row stays locked until the
-    transaction ends, so the chain is one chain across every process. The statements run
-    on the driver's cursor (``DriverSQL``): a batch is on every data call's path."""
-    sql = DriverSQL(connection)
-    last_seq, prev_hash = sql.execute(_BUMP_HEAD, {"entries": len(batch)}).fetchone()
+    transaction ends, so the chain is one chain across every process."""
+    last_seq, prev_hash = connection.execute(_BUMP_HEAD, {"entries": len(batch)}).one()
     calls = [e for e in batch if isinstance(e, PendingCall) and e.admission is not None]
     if calls:
         if admit is None:
@@ -309,15 +308,15 @@ def append_batch(
                 entry.refused_by = "replay"
                 _refuse(fields, entry.replay_refusal)
         prepared.append((entry, fields))
-    _count_calls(sql, prepared)
+    _count_calls(connection, prepared)
     rows = []
     for offset, (_entry, fields) in enumerate(prepared):
         fields["seq"] = last_seq - len(batch) + 1 + offset
         fields["prev_hash"] = prev_hash
         fields["hash"] = prev_hash = entry_hash(fields)
         rows.append(fields)
-    sql.executemany(_INSERT, rows)
-    sql.execute(_SET_HEAD, {"new_hash": prev_hash})
+    connection.execute(_INSERT, rows)
+    connection.execute(_SET_HEAD, {"new_hash": prev_hash})
 
 
 @dataclass(frozen=True)

@@ -17,30 +17,23 @@ counted against its consent's daily limit. The limits are exact, and a call they
 is recorded as refused instead of allowed. A batch that fails is retried entry by entry,
 so one bad entry fails only its own call.
 
-The writer has a connection of its own: requests wait for it while holding theirs, so
-drawing from their pool could leave it waiting for a connection that never comes back.
-
-On SQLite the writers of the server's processes also take turns through an exclusive
-``flock`` on a file beside the database before they write. SQLite's own busy handler
-waits for its lock by sleeping in growing steps (1, 2, 5, 10 ... 100 ms), which under a
-steady stream of short transactions from several processes turns into waits of hundreds
-of milliseconds; the kernel wakes a ``flock`` waiter as soon as the lock is free.
+The writer has a connection of its own, with the database-specific tuning of a writer
+that commits all the time (``finance.core.writer_connection``: on SQLite, the processes'
+writers take turns by ``flock`` and the WAL is checkpointed beside them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
 import queue
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from authz.ledger.service import (
     DailyLimit,
@@ -50,8 +43,8 @@ from authz.ledger.service import (
     append_batch,
 )
 from authz.ratelimit import RateLimiter
-from finance.core.db import make_engine
 from finance.core.sqlite_wal import WalCheckpointer
+from finance.core.writer_connection import WriterConnection
 
 log = logging.getLogger("authz.ledger")
 MAX_BATCH = 256
@@ -60,20 +53,8 @@ _STOP = object()
 
 class LedgerWriter:
     def __init__(self, engine: Engine, admissions: RateLimiter | None = None) -> None:
-        self._engine = make_engine(engine.url.render_as_string(hide_password=False), connections=1)
+        self._database = WriterConnection(engine.url.render_as_string(hide_password=False))
         self._admissions = admissions
-        database = engine.url.database
-        self._lock_path = (
-            f"{database}.writer-lock"
-            if engine.dialect.name == "sqlite" and database and database != ":memory:"
-            else None
-        )
-        # On a SQLite file, this process's checkpoints run beside the writer, not in its
-        # commits (``finance.core.sqlite_wal``).
-        self.checkpointer = (
-            WalCheckpointer(database) if self._lock_path is not None and database else None
-        )
-        self._connection: Connection | None = None  # the writer thread's, kept open
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._pid = 0
@@ -122,10 +103,12 @@ class LedgerWriter:
             self._queue.put(_STOP)
             thread.join(timeout=30)
         self._thread = None
-        if self.checkpointer is not None and self._pid == os.getpid():
-            self.checkpointer.close()
-        self._drop_connection()
-        self._engine.dispose()
+        self._database.close(owner=self._pid == os.getpid())
+
+    @property
+    def checkpointer(self) -> WalCheckpointer | None:
+        """The WAL checkpointer beside the writer, on a SQLite file."""
+        return self._database.checkpointer
 
     def _submit(self, pending: Pending) -> None:
         self._submit_many([pending])
@@ -144,8 +127,7 @@ class LedgerWriter:
             self._pid = os.getpid()
             self._thread = threading.Thread(target=self._serve, name="ledger-writer", daemon=True)
             self._thread.start()
-            if self.checkpointer is not None:
-                self.checkpointer.start()
+            self._database.start()
 
     def _serve(self) -> None:
         while True:
@@ -165,51 +147,20 @@ class LedgerWriter:
             self._write(batch)
             _release(batch)
 
-    @contextlib.contextmanager
-    def _turn(self) -> Iterator[None]:
-        """This process's turn to write, among the processes sharing a SQLite file."""
-        if self._lock_path is None:
-            yield
-            return
-        descriptor = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(descriptor)  # releases the lock
-
     def _write(self, batch: list[Pending]) -> None:
         admit = self._admissions.admit_many if self._admissions is not None else None
         try:
-            if self._connection is None:
-                self._connection = self._engine.connect()
-                if self.checkpointer is not None:
-                    driver: Any = self._connection.connection.driver_connection
-                    driver.execute("PRAGMA wal_autocheckpoint=0")
-            connection = self._connection
-            with self._turn(), connection.begin():
+            with self._database.transaction() as connection:
                 entries = [pending for pending in batch if isinstance(pending, PendingEntry)]
                 if entries:
                     append_batch(connection, entries, admit)
-            if self.checkpointer is not None:
-                self.checkpointer.written()
         except Exception as exc:
-            self._drop_connection()
             if len(batch) == 1:
                 log.exception("ledger append failed")
                 batch[0].error = exc
                 return
             for entry in batch:  # isolate the entry that failed the batch
                 self._write([entry])
-
-    def _drop_connection(self) -> None:
-        """After a failure, start again from a fresh connection (the old one may be
-        broken, or still inside a transaction SQLite could not roll back)."""
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                connection.invalidate()
-                connection.close()
 
 
 def _release(batch: list[Pending]) -> None:

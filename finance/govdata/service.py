@@ -25,7 +25,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from finance.core.dates import add_months
-from finance.core.driver_sql import DriverSQL, converter
 from finance.core.errors import Invalid, NotFound
 from finance.enterprises.schemas import mask_id_number
 from finance.enterprises.service import get_enterprise, to_out
@@ -130,15 +129,6 @@ def _records_query(
     return query.order_by(*order).limit(bindparam("limit"))
 
 
-@lru_cache(maxsize=64)
-def _row_layout(category_name: str) -> tuple[list[str], list[tuple[str, Any]]]:
-    """A category table's column names in order, and the columns whose driver values
-    need converting (dates, datetimes, booleans)."""
-    table = data_table(category_name)
-    converters = [(c.name, converter(c.type)) for c in table.columns]
-    return [c.name for c in table.columns], [(n, f) for n, f in converters if f is not None]
-
-
 def records_page(
     connection: Connection,
     uscc: str,
@@ -168,16 +158,9 @@ def records_page(
     query = _records_query(
         category.name, date_from is not None, date_to is not None, cursor is not None
     )
-    # On the driver's cursor: a bank's every data call reads here.
-    fetched = DriverSQL(connection).execute(query, values).fetchall()
+    fetched = connection.execute(query, values).mappings().all()
     more = len(fetched) > limit
-    names, converters = _row_layout(category.name)
-    rows = []
-    for raw in fetched[:limit]:
-        row = dict(zip(names, raw, strict=True))
-        for name, convert in converters:
-            row[name] = convert(row[name])
-        rows.append(row)
+    rows = [dict(row) for row in fetched[:limit]]
     items = [_public_row(category, row) for row in rows]
     next_cursor = _encode_cursor([rows[-1][c.name] for c in order]) if more else None
     # Built from values of the declared types already: no validation pass.

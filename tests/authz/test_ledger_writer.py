@@ -68,8 +68,8 @@ def test_the_writer_checkpoints_the_wal_beside_its_commits(engine: Engine) -> No
     writer, checkpointer = _sqlite_writer(engine)
     try:
         writer.append(_fields("first"))
-        driver = writer._connection.connection.driver_connection  # type: ignore[union-attr]
-        assert driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        with writer._database.transaction() as connection:
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
         for n in range(50):
             writer.append(_fields(f"entry-{n}"))
     finally:

@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 
 from finance.core.dates import add_months
 from finance.core.errors import Invalid, NotFound
+from finance.enterprises import registry
+from finance.enterprises.models import Enterprise
 from finance.enterprises.schemas import mask_id_number
 from finance.enterprises.service import get_enterprise, to_out
 from finance.govdata.categories import CATEGORIES, REGISTRY, Category, Kind
@@ -355,9 +357,20 @@ def _procurement(session: Session, uscc: str, as_of: dt.date, floor: dt.date) ->
 
 
 def _registration(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
-    enterprise = to_out(get_enterprise(session, uscc))
+    """The registry record as the registration snapshots dated from ``floor`` to
+    ``as_of`` make it (not the registry's latest row, which may be dated after
+    ``as_of``); ``record_date`` is ``None`` when no snapshot is dated inside."""
+    found = registry.record_within(session.connection(), uscc, floor, as_of)
+    if found is None:
+        return {"record_date": None}
+    record, figures_date = found
+    enterprise = to_out(Enterprise(**record))
     age_years = (as_of - enterprise.founded_on).days / 365.25
-    return {**enterprise.model_dump(), "age_years": round(age_years, 1)}
+    return {
+        **enterprise.model_dump(),
+        "figures_date": figures_date,
+        "age_years": round(age_years, 1),
+    }
 
 
 _HEADLINES: dict[str, Callable[[Session, str, dt.date, dt.date], dict[str, Any]]] = {

@@ -18,7 +18,10 @@ checks the body holds the 12 months asked for, and the ledger is verified at the
 
 The database is ``FINANCE_DATABASE_URL`` when set (PostgreSQL: a database of its own,
 dropped at the end), else a fresh SQLite file; set ``FINANCE_REDIS_URL`` too for the
-production configuration (rate limits and DPoP ``jti``s in Redis).
+production configuration (rate limits and DPoP ``jti``s in Redis), and
+``FINANCE_DATA_CALL_IO=async`` to run the data calls' reads on async drivers instead of
+the thread pool. The ``cpu`` columns are the server processes' CPU time per call over
+the cell (from /proc), wrk's excluded.
 """
 
 from __future__ import annotations
@@ -275,6 +278,23 @@ def run_wrk(base: str, lines: list[str], clients: int, seconds: float, tmp: Path
     raise SystemExit(f"wrk printed no result:\n{output}")
 
 
+def group_cpu_seconds(group: int) -> float:
+    """User + system CPU seconds used so far by the processes of process group ``group``
+    (the server and its workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:  # pgrp
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def stop(server: subprocess.Popen[bytes] | None) -> None:
     if server is None:
         return
@@ -362,18 +382,22 @@ def main() -> None:
         query = "date_from=2025-11-01&date_to=2026-10-31"
         database = "postgresql" if url.startswith("postgresql") else "sqlite"
         limiter = "redis" if os.environ.get("FINANCE_REDIS_URL") else "database"
+        io = os.environ.get("FINANCE_DATA_CALL_IO", "thread")
         print(
             f"finance serve --workers {args.workers} on {os.cpu_count()} CPUs, {database}, "
-            f"rate limits and DPoP jtis in the {limiter}; {args.seconds:.0f} s per cell; "
-            f"wrk on the same machine; load {os.getloadavg()[0]:.2f}"
+            f"rate limits and DPoP jtis in the {limiter}, data-call I/O: {io}; "
+            f"{args.seconds:.0f} s per cell; wrk on the same machine; "
+            f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
         print(
-            f"{'clients':>7} | {'data p50':>9} {'p99':>8} {'req/s':>7} {'err':>4} | "
-            f"{'bare p50':>9} {'p99':>8} {'req/s':>7} {'err':>4} | {'ratio':>6}"
+            f"{'clients':>7} | {'data p50':>9} {'p99':>8} {'req/s':>7} {'err':>4} {'cpu':>8} | "
+            f"{'bare p50':>9} {'p99':>8} {'req/s':>7} {'err':>4} {'cpu':>8} | {'ratio':>6}"
         )
         served = 0
         for level, tokens in zip(LEVELS, tokens_per_level, strict=True):
+            cpu_before = group_cpu_seconds(server.pid)
             bare = run_wrk(base, ["/healthz"], level, args.seconds, tmp)
+            bare_cpu = (group_cpu_seconds(server.pid) - cpu_before) / max(1, bare["requests"])
             mine, consent_ids = consent_ids[:tokens], consent_ids[tokens:]
             credentials = [data_token(base, client_id, client_key, c) for c in mine]
             token, key = credentials[0]
@@ -392,13 +416,16 @@ def main() -> None:
             wanted = int(bare["rps"] * args.seconds * 1.25) + 100
             count = min(wanted, tokens * (MAX_CALLS_PER_CONSENT - 10))
             lines = sign_proofs(credentials, base + path, count, query)
+            cpu_before = group_cpu_seconds(server.pid)
             data = run_wrk(base, lines, level, args.seconds, tmp)
+            data_cpu = (group_cpu_seconds(server.pid) - cpu_before) / max(1, data["requests"])
             served += data["requests"] - data["errors"] + 1
             note = "  (proofs ran out)" if data["sent"] > data["lines"] else ""
             print(
                 f"{level:>7} | {data['p50_us'] / 1000:>7.1f}ms {data['p99_us'] / 1000:>6.1f}ms "
-                f"{data['rps']:>7.0f} {data['errors']:>4} | {bare['p50_us'] / 1000:>7.1f}ms "
-                f"{bare['p99_us'] / 1000:>6.1f}ms {bare['rps']:>7.0f} {bare['errors']:>4} | "
+                f"{data['rps']:>7.0f} {data['errors']:>4} {data_cpu * 1000:>6.2f}ms | "
+                f"{bare['p50_us'] / 1000:>7.1f}ms {bare['p99_us'] / 1000:>6.1f}ms "
+                f"{bare['rps']:>7.0f} {bare['errors']:>4} {bare_cpu * 1000:>6.2f}ms | "
                 f"{data['rps'] / bare['rps']:>6.1%}{note}",
                 flush=True,
             )
@@ -406,6 +433,7 @@ def main() -> None:
         stop(server)
         server = None
         entries, allowed, verdict = verify_ledger(url)
+        print(f"load at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(
             f"ledger: {entries} entries, {allowed} allowed data calls "
             f"({served} answered 200), chain {verdict}"

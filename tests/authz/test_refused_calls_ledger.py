@@ -130,7 +130,9 @@ def test_a_call_about_another_enterprise_is_not_listed_under_the_consent(world: 
     own, _ = world.portal("legal_rep")
     assert [e for e in own.get("/api/v1/my/ledger").json() if e["action"] == "data_call"] == []
     other, _ = world.portal("other_rep")
-    assert len([e for e in other.get("/api/v1/my/ledger").json() if e["action"] == "data_call"]) == 2
+    assert (
+        len([e for e in other.get("/api/v1/my/ledger").json() if e["action"] == "data_call"]) == 2
+    )
 
 
 def test_a_call_naming_no_enterprise_is_recorded_without_one(world: World) -> None:

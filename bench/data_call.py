@@ -295,6 +295,34 @@ def group_cpu_seconds(group: int) -> float:
     return total / ticks
 
 
+def summarise_stacks(path: Path, top: int = 25) -> None:
+    """Where the sampled time went: py-spy's collapsed stacks (one ``frame;frame;...
+    count`` line per distinct stack) as the share of samples in which each function was
+    running (self) or on the stack (total), the idle waits left out."""
+    own: dict[str, int] = {}
+    total: dict[str, int] = {}
+    samples = 0
+    idle = ("select (selectors.py", "wait (threading.py", "_worker (concurrent", "get (queue.py")
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        frames = [
+            frame.split(" (")[0] + " (" + frame.rsplit("/", 1)[-1] for frame in stack.split(";")
+        ]
+        if any(frame.startswith(idle) for frame in frames[-1:]):
+            continue
+        count = int(count_text)
+        samples += count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for frame in set(frames):
+            total[frame] = total.get(frame, 0) + count
+    print(f"py-spy: {samples} busy samples; by own time, then by time on the stack")
+    for title, table in (("self", own), ("total", total)):
+        for frame, count in sorted(table.items(), key=lambda item: -item[1])[:top]:
+            print(f"  {title:>5} {count / max(1, samples):6.1%}  {frame}")
+
+
 def stop(server: subprocess.Popen[bytes] | None) -> None:
     if server is None:
         return
@@ -337,6 +365,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        metavar="FILE",
+        help="sample the server's processes with py-spy during the last data cell into FILE "
+        "(collapsed stacks of the threads holding the GIL) and print where the time went",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit(
@@ -416,8 +451,37 @@ def main() -> None:
             wanted = int(bare["rps"] * args.seconds * 1.25) + 100
             count = min(wanted, tokens * (MAX_CALLS_PER_CONSENT - 10))
             lines = sign_proofs(credentials, base + path, count, query)
+            spy = None
+            if args.py_spy is not None and level == LEVELS[-1]:
+                spy = subprocess.Popen(
+                    [
+                        "py-spy",
+                        "record",
+                        "--pid",
+                        str(server.pid),
+                        "--subprocesses",
+                        "--format",
+                        "raw",
+                        "--duration",
+                        f"{args.seconds:.0f}",
+                        "--output",
+                        str(args.py_spy),
+                        "--nonblocking",
+                        "--gil",
+                        "--rate",
+                        "200",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env={
+                        **os.environ,
+                        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                    },
+                )
             cpu_before = group_cpu_seconds(server.pid)
             data = run_wrk(base, lines, level, args.seconds, tmp)
+            if spy is not None:
+                spy.wait()
             data_cpu = (group_cpu_seconds(server.pid) - cpu_before) / max(1, data["requests"])
             served += data["requests"] - data["errors"] + 1
             note = "  (proofs ran out)" if data["sent"] > data["lines"] else ""
@@ -434,6 +498,8 @@ def main() -> None:
         server = None
         entries, allowed, verdict = verify_ledger(url)
         print(f"load at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        if args.py_spy is not None:
+            summarise_stacks(args.py_spy)
         print(
             f"ledger: {entries} entries, {allowed} allowed data calls "
             f"({served} answered 200), chain {verdict}"

@@ -69,9 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    # The data calls first: the busiest routes, matched before the others are tried.
+    app.include_router(data_call_router)
     install_authz(app, settings, engine)
     app.include_router(catalogue_router)
-    app.include_router(data_call_router)
     if settings.internal_api_enabled:
         app.include_router(enterprise_router)
         app.include_router(internal_router)

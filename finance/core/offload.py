@@ -55,6 +55,7 @@ class ThreadReads:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._run, work)
 
     def close(self) -> None:
+        self._executor.shutdown(wait=False)
         self.engine.dispose()
 
 

@@ -15,7 +15,7 @@ from authz.accounts.web_session import SessionCodec
 from authz.ledger.writer import LedgerWriter
 from authz.oauth.keys import KeyRing
 from authz.ratelimit import DatabaseRateLimiter, RateLimiter, RedisRateLimiter
-from finance.core.offload import Reads, reads
+from finance.core.offload import Reads
 from finance.core.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "web" / "templates"
@@ -57,7 +57,7 @@ class AuthzRuntime:
             limiter=limiter,
             ledger=writer,
             templates=Jinja2Templates(directory=str(TEMPLATES)),
-            reads=reads(url, settings.data_call_io),
+            reads=Reads(url),
         )
 
     def url(self, request: Request) -> str:

@@ -18,10 +18,8 @@ checks the body holds the 12 months asked for, and the ledger is verified at the
 
 The database is ``FINANCE_DATABASE_URL`` when set (PostgreSQL: a database of its own,
 dropped at the end), else a fresh SQLite file; set ``FINANCE_REDIS_URL`` too for the
-production configuration (rate limits and DPoP ``jti``s in Redis), and
-``FINANCE_DATA_CALL_IO=async`` to run the data calls' reads on async drivers instead of
-the thread pool. The ``cpu`` columns are the server processes' CPU time per call over
-the cell (from /proc), wrk's excluded.
+production configuration (rate limits and DPoP ``jti``s in Redis). The ``cpu`` columns
+are the server processes' CPU time per call over the cell (from /proc), wrk's excluded.
 """
 
 from __future__ import annotations
@@ -417,10 +415,9 @@ def main() -> None:
         query = "date_from=2025-11-01&date_to=2026-10-31"
         database = "postgresql" if url.startswith("postgresql") else "sqlite"
         limiter = "redis" if os.environ.get("FINANCE_REDIS_URL") else "database"
-        io = os.environ.get("FINANCE_DATA_CALL_IO", "thread")
         print(
             f"finance serve --workers {args.workers} on {os.cpu_count()} CPUs, {database}, "
-            f"rate limits and DPoP jtis in the {limiter}, data-call I/O: {io}; "
+            f"rate limits and DPoP jtis in the {limiter}; "
             f"{args.seconds:.0f} s per cell; wrk on the same machine; "
             f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )

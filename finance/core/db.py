@@ -30,7 +30,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -61,7 +61,7 @@ def make_engine(url: str, *, connections: int | None = None, autocommit: bool = 
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
-        event.listen(engine, "connect", sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if connections is None:
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **pool)

@@ -38,9 +38,6 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Data calls per client per minute (the per-client rate limit).
     client_rate_per_minute: int = 600
-    # How data calls run their blocking database work off the event loop: in the thread
-    # pool, or on async drivers (psycopg's async connections, aiosqlite).
-    data_call_io: Literal["thread", "async"] = "thread"
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

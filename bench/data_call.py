@@ -405,12 +405,15 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: the workers stop with it
         )
-        for _ in range(200):
+        deadline = time.monotonic() + 180  # a loaded machine starts the workers slowly
+        while True:
             try:
                 if httpx.get(base + "/healthz").status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
+                if time.monotonic() > deadline:
+                    raise SystemExit("the server did not start within 180 s") from None
+                time.sleep(0.2)
         path = f"/api/v1/data/enterprises/{uscc}/tax"
         query = "date_from=2025-11-01&date_to=2026-10-31"
         database = "postgresql" if url.startswith("postgresql") else "sqlite"

@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from authz.install import install_authz
-from finance.core import migrate
+from finance.core import migrate, outbox
 from finance.core.db import get_engine, session_factory
 from finance.core.logging import configure_logging
 from finance.core.observability import Metrics, ObservabilityMiddleware
@@ -39,6 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
+    # Jobs the requests ask for leave through the outbox, kicked after each commit.
+    app.state.outbox = outbox.Relay(engine, outbox.celery_sender(settings))
+    outbox.install(app.state.session_factory, app.state.outbox)
     app.state.metrics = metrics
     # Inside the observability middleware (request ids, logs, metrics), before the router.
     app.add_middleware(DataCallRoutes)

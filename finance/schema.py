@@ -3,6 +3,7 @@
 
 from authz import models as authz
 from credit import models as credit
+from finance.core import outbox
 from finance.core.db import Base
 from finance.enterprises import models as enterprises
 from finance.govdata import models as govdata
@@ -20,5 +21,6 @@ __all__ = [
     "ingestion",
     "institutions",
     "lending",
+    "outbox",
     "products",
 ]

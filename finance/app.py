@@ -20,6 +20,7 @@ from finance.govdata.data_api import DataCallRoutes
 from finance.govdata.data_api import router as data_call_router
 from finance.govdata.endpoints import catalogue_router, internal_router
 from finance.ingestion.endpoints import router as ingestion_router
+from products.match_endpoints import router as enterprise_view_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_authz(app, settings, engine)
     app.include_router(catalogue_router)
     app.include_router(data_call_router)
+    app.include_router(enterprise_view_router)
     if settings.internal_api_enabled:
         app.include_router(enterprise_router)
         app.include_router(internal_router)

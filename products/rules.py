@@ -390,17 +390,23 @@ def passes(rule: Rule, facts: Facts) -> bool:
 
 def evaluate(eligibility: Eligibility, facts: Facts) -> list[RuleOutcome]:
     """Every rule of ``eligibility`` against ``facts``, in order, with its words."""
-    return [
-        RuleOutcome(
-            rule=rule,
-            passed=passes(rule, facts),
-            zh=describe(rule, "zh"),
-            en=describe(rule, "en"),
-            actual_zh=describe_actual(rule, facts, "zh"),
-            actual_en=describe_actual(rule, facts, "en"),
-        )
-        for rule in eligibility.rules
-    ]
+    return [_outcome(rule, passes(rule, facts), facts) for rule in eligibility.rules]
+
+
+def _outcome(rule: Rule, passed: bool, facts: Facts) -> RuleOutcome:
+    return RuleOutcome(
+        rule=rule,
+        passed=passed,
+        zh=describe(rule, "zh"),
+        en=describe(rule, "en"),
+        actual_zh=describe_actual(rule, facts, "zh"),
+        actual_en=describe_actual(rule, facts, "en"),
+    )
+
+
+def failures(eligibility: Eligibility, facts: Facts) -> list[RuleOutcome]:
+    """The rules that fail, with their words (matching words only what it shows)."""
+    return [_outcome(rule, False, facts) for rule in eligibility.rules if not passes(rule, facts)]
 
 
 def eligible(eligibility: Eligibility, facts: Facts) -> bool:

@@ -4,6 +4,7 @@ user, bank staff or platform ops; and the bank client behind a consents-scope to
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -130,3 +131,35 @@ def bank_client(
 
 
 BankClient = Annotated[OAuthClient, Depends(bank_client)]
+
+
+@dataclass(frozen=True, slots=True)
+class BankActor:
+    """A bank acting through a staff member's portal session or one of its OAuth clients:
+    ``ref`` is what records name it by ("user:12", "client:abc")."""
+
+    bank_id: int
+    ref: str
+
+
+def bank_actor(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    now: NowDep,
+    authorization: Annotated[str | None, Header()] = None,
+    dpop: Annotated[str | None, Header()] = None,
+    x_csrf_token: Annotated[str | None, Header()] = None,
+) -> BankActor:
+    """The bank behind the request: an access token (``Authorization``) is checked as the
+    bank's OAuth client, anything else must be a logged-in member of a bank's staff."""
+    if authorization is not None:
+        client = bank_client(request, session, runtime, now, authorization, dpop)
+        return BankActor(bank_id=client.bank_id, ref=f"client:{client.client_id}")
+    user = bank_staff(current_user(request, session, runtime, x_csrf_token))
+    if user.bank_id is None:
+        raise AccessRefused(403, "forbidden", "this bank user belongs to no bank")
+    return BankActor(bank_id=user.bank_id, ref=f"user:{user.id}")
+
+
+CurrentBank = Annotated[BankActor, Depends(bank_actor)]

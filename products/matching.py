@@ -21,14 +21,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credit.registry import active_version, load_model
 from credit.scoring import ScoreResult, score_enterprise
+from finance.core.errors import NotFound, Unavailable
+from finance.enterprises.models import Enterprise
+from finance.institutions.models import Bank
 from finance.lending.schedule import RepaymentMethod
-from products.facts import Facts
-from products.policy import Decision, Policy, ProductTerms, Scored, clamp_term, decide, first_method
-from products.rules import Eligibility, RuleOutcome, failures
+from products.facts import Facts, enterprise_facts
+from products.models import LoanProduct, ProductVersion
+from products.policy import (
+    Decision,
+    Policy,
+    ProductTerms,
+    Scored,
+    clamp_term,
+    decide,
+    first_method,
+    parse_policy,
+)
+from products.rules import Eligibility, RuleOutcome, failures, parse_eligibility
+from products.service import online_versions, terms_of
 
 Approval = Literal["likely", "review", "unlikely"]
 _TIER: dict[str, Approval] = {"approve": "likely", "refer": "review", "decline": "unlikely"}
@@ -40,12 +55,16 @@ class Candidate:
     """One online product version, ready to evaluate (its rules and policy parsed)."""
 
     version_id: int
+    version_number: int
     product_id: int
     bank_id: int
+    bank_name: str
     code: str
     name: str
+    name_en: str | None
+    guarantee: str
     eligibility: Eligibility
-    policy: Policy
+    policy: Policy | None
     terms: ProductTerms
 
 
@@ -70,7 +89,8 @@ class Match:
 
     @property
     def margin(self) -> int:
-        if self.decision is None:
+        """Score points over the product's automatic approval line (0 without a policy)."""
+        if self.decision is None or self.candidate.policy is None:
             return 0
         return self.decision.score - self.candidate.policy.approve_min_score
 
@@ -80,6 +100,9 @@ def assess(candidate: Candidate, facts: Facts, score: Scored, ask: Ask) -> Match
     failed = failures(candidate.eligibility, facts)
     if failed:
         return Match(candidate, False, tuple(failed), None, None)
+    if candidate.policy is None:
+        # No declarative policy: the bank decides every application by hand.
+        return Match(candidate, True, (), None, "review")
     terms = candidate.terms
     decision = decide(
         candidate.policy,
@@ -103,8 +126,7 @@ def rank(matches: Iterable[Match]) -> tuple[list[Match], list[Match]]:
 
     def order(match: Match) -> tuple[int, int, float, str]:
         assert match.approval is not None
-        assert match.decision is not None
-        apr = match.decision.apr_pct
+        apr = None if match.decision is None else match.decision.apr_pct
         return (
             _ORDER[match.approval],
             -match.margin,
@@ -144,3 +166,85 @@ def current_score(
     return score_enterprise(
         session, uscc, as_of, data_dir=data_dir, model=load_model(session, data_dir)
     )
+
+
+# Parsed candidates by version id, with the ``updated_at`` they were parsed at: an online
+# version's terms do not change (an edit makes a new version), so matching parses each
+# version's rules and policy once per process, not once per request.
+_PARSED: dict[int, tuple[dt.datetime, Candidate]] = {}
+_PARSED_MAX = 20_000
+
+
+def target_rules(version: ProductVersion) -> list[dict[str, object]]:
+    """The version's target cities, industries and sizes as eligibility rules (an empty
+    list targets everyone), so they are evaluated and explained like any other rule."""
+    rules: list[dict[str, object]] = []
+    for fact, values in (
+        ("city", version.cities),
+        ("industry", version.industries),
+        ("size_class", version.sizes),
+    ):
+        if values:
+            rules.append({"fact": fact, "op": "in", "value": list(values)})
+    return rules
+
+
+def candidate_of(version: ProductVersion, code: str, bank_name: str) -> Candidate:
+    """A stored version ready to evaluate: its targets, rules and policy parsed."""
+    return Candidate(
+        version_id=version.id,
+        version_number=version.number,
+        product_id=version.product_id,
+        bank_id=version.bank_id,
+        bank_name=bank_name,
+        code=code,
+        name=version.name,
+        name_en=version.name_en,
+        guarantee=version.guarantee,
+        eligibility=parse_eligibility(
+            [*target_rules(version), *version.eligibility], pointer="/eligibility"
+        ),
+        policy=None if version.policy is None else parse_policy(version.policy),
+        terms=terms_of(version),
+    )
+
+
+def online_candidates(session: Session) -> list[Candidate]:
+    """Every online product version, parsed (from the cache when unchanged)."""
+    listed = session.execute(
+        online_versions()
+        .with_only_columns(ProductVersion.id, ProductVersion.updated_at)
+        .order_by(ProductVersion.id)
+    ).all()
+    missing = [
+        version_id
+        for version_id, updated_at in listed
+        if (cached := _PARSED.get(version_id)) is None or cached[0] != updated_at
+    ]
+    if missing:
+        rows = session.execute(
+            select(ProductVersion, LoanProduct.code, Bank.name)
+            .join(LoanProduct, LoanProduct.id == ProductVersion.product_id)
+            .join(Bank, Bank.id == ProductVersion.bank_id)
+            .where(ProductVersion.id.in_(missing))
+        ).all()
+        if len(_PARSED) + len(rows) > _PARSED_MAX:
+            _PARSED.clear()
+        for version, code, bank_name in rows:
+            _PARSED[version.id] = (version.updated_at, candidate_of(version, code, bank_name))
+    return [_PARSED[version_id][1] for version_id, _ in listed]
+
+
+def match_enterprise(
+    session: Session, uscc: str, as_of: dt.date, ask: Ask, *, data_dir: Path
+) -> MatchResult:
+    """Every online product version against the enterprise's facts and its score by the
+    active credit model, as of ``as_of``."""
+    if session.get(Enterprise, uscc) is None:
+        raise NotFound(f"no enterprise {uscc}")
+    score = current_score(session, uscc, as_of, data_dir)
+    if score is None:
+        raise Unavailable("no active credit model: matching needs the enterprise's score")
+    facts = enterprise_facts(session, uscc, as_of).with_score_band(score.band, as_of)
+    eligible, ineligible = match_candidates(online_candidates(session), facts, score, ask)
+    return MatchResult(uscc, as_of, score, score.model_version, facts, eligible, ineligible)

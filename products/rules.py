@@ -291,12 +291,12 @@ class Eligibility:
     rules: tuple[Rule, ...]
 
     def to_json(self) -> list[dict[str, Any]]:
-        return [_rule_json(rule) for rule in self.rules]
+        return [rule_json(rule) for rule in self.rules]
 
 
-def _rule_json(rule: Rule) -> dict[str, Any]:
+def rule_json(rule: Rule) -> dict[str, Any]:
     if isinstance(rule, AnyOf):
-        return {"any_of": [_rule_json(r) for r in rule.any_of]}
+        return {"any_of": [rule_json(r) for r in rule.any_of]}
     data = rule.model_dump()
     if isinstance(data["value"], tuple):
         data["value"] = list(data["value"])

@@ -110,7 +110,9 @@ def test_bad_outcomes(market: Market, body: dict[str, Any]) -> None:
     demand_id = market.posted()["id"]
     market.bank_call("B1", "POST", f"/api/v1/bank/demands/{demand_id}/claim")
     market.bank_call("B1", "POST", f"/api/v1/bank/demands/{demand_id}/contact", json={})
-    answer = market.bank_call("B1", "POST", f"/api/v1/bank/demands/{demand_id}/outcome", json=body)
+    answer = market.bank_call(
+        "B1", "POST", f"/api/v1/bank/demands/{demand_id}/outcome", json=body
+    )
     _problem(answer, 422)
 
 
@@ -121,11 +123,11 @@ json_values = st.recursive(
 )
 
 
-@settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    overrides=st.dictionaries(st.sampled_from([*DEMAND, "extra"]), json_values, max_size=4),
+    overrides=st.dictionaries(
+        st.sampled_from([*DEMAND, "extra"]), json_values, max_size=4
+    ),
     path_id=st.one_of(st.integers(), st.text(max_size=12)),
 )
 def test_random_input_never_500(market: Market, overrides: dict[str, Any], path_id: Any) -> None:

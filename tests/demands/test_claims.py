@@ -31,7 +31,9 @@ def test_first_claim_wins_under_concurrent_claims(make_market: MarketFactory) ->
     world = market.world
     client = register_client(world)  # B1's OAuth client, beside B1's staff session
     token = consents_token(world, client)
-    claimers: list[tuple[str, dict[str, str]]] = [("B1", {"Authorization": f"Bearer {token}"})]
+    claimers: list[tuple[str, dict[str, str]]] = [
+        ("B1", {"Authorization": f"Bearer {token}"})
+    ]
     for code in ("B1", "B2", "B3", "B4", "B5"):
         browser, csrf = market.staff(code)
         claimers.append((code, session_headers(browser, csrf)))

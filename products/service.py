@@ -565,13 +565,14 @@ def search(
 def _catalogue_items(session: Session, versions: Sequence[ProductVersion]) -> list[CatalogueItem]:
     if not versions:
         return []
-    product_codes = dict(
-        session.execute(
+    product_codes = {
+        product_id: code
+        for product_id, code in session.execute(
             select(LoanProduct.id, LoanProduct.code).where(
                 LoanProduct.id.in_({v.product_id for v in versions})
             )
-        ).tuples()
-    )
+        )
+    }
     banks = {
         row.id: row
         for row in session.execute(

@@ -57,7 +57,7 @@ def publish(world: World, *catalogue: tuple[str, VersionTerms]) -> None:
 
 
 @pytest.fixture
-def catalogue(world: World, live_model: str) -> World:
+def offers(world: World, live_model: str) -> World:
     publish(
         world,
         ("EASY", terms("易贷")),
@@ -93,9 +93,9 @@ def get_matches(world: World, user: str, uscc: str, query: str = "") -> Any:
 
 
 def test_an_enterprise_sees_eligible_products_ranked_and_the_rest_explained(
-    catalogue: World,
+    offers: World,
 ) -> None:
-    world = catalogue
+    world = offers
     response = get_matches(world, "legal_rep", world.uscc, "?amount_fen=20000000&term_months=12")
     assert response.status_code == 200, response.text
     body = response.json()
@@ -128,13 +128,13 @@ def test_an_enterprise_sees_eligible_products_ranked_and_the_rest_explained(
     assert ineligible["LUOYANG"]["failed_rules"][0]["zh"] == "所在地市为洛阳市"
 
 
-def test_the_method_asked_for_and_the_default_when_a_product_lacks_it(catalogue: World) -> None:
-    response = get_matches(catalogue, "legal_rep", catalogue.uscc, "?method=interest_only")
+def test_the_method_asked_for_and_the_default_when_a_product_lacks_it(offers: World) -> None:
+    response = get_matches(offers, "legal_rep", offers.uscc, "?method=interest_only")
     easy = next(m for m in response.json()["eligible"] if m["code"] == "EASY")
     assert easy["estimate"]["method"] == "interest_only"
     assert easy["estimate"]["term_months"] == 36  # the longest by default
     assert easy["estimate"]["first_instalments"][0]["principal_fen"] == 0
-    bullet = get_matches(catalogue, "legal_rep", catalogue.uscc, "?method=bullet")
+    bullet = get_matches(offers, "legal_rep", offers.uscc, "?method=bullet")
     easy = next(m for m in bullet.json()["eligible"] if m["code"] == "EASY")
     assert easy["estimate"]["method"] == "equal_instalment"
 
@@ -142,14 +142,14 @@ def test_the_method_asked_for_and_the_default_when_a_product_lacks_it(catalogue:
 @pytest.mark.parametrize(
     "query", ["?amount_fen=0", "?term_months=0", "?method=monthly", "?preview_months=x"]
 )
-def test_bad_matching_input_is_a_422_problem(catalogue: World, query: str) -> None:
-    response = get_matches(catalogue, "legal_rep", catalogue.uscc, query)
+def test_bad_matching_input_is_a_422_problem(offers: World, query: str) -> None:
+    response = get_matches(offers, "legal_rep", offers.uscc, query)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
-def test_banks_cannot_match_and_other_enterprises_are_a_404(catalogue: World) -> None:
-    world = catalogue
+def test_banks_cannot_match_and_other_enterprises_are_a_404(offers: World) -> None:
+    world = offers
     bank = get_matches(world, "bank_admin", world.uscc)
     assert bank.status_code == 403
     assert "eligible" not in bank.text
@@ -160,8 +160,8 @@ def test_banks_cannot_match_and_other_enterprises_are_a_404(catalogue: World) ->
     assert get_matches(world, "pds_auditor", world.other_uscc).status_code == 200
 
 
-def test_nothing_of_another_enterprise_changes_or_shows_in_the_matches(catalogue: World) -> None:
-    world = catalogue
+def test_nothing_of_another_enterprise_changes_or_shows_in_the_matches(offers: World) -> None:
+    world = offers
     before = get_matches(world, "legal_rep", world.uscc).json()
     # The other enterprise gains penalties and a large tax history.
     with world.sessions.begin() as session:
@@ -188,8 +188,8 @@ def test_matching_needs_an_active_model(world: World) -> None:
     assert "credit model" in response.json()["detail"]
 
 
-def test_an_edited_version_is_matched_by_its_new_terms(catalogue: World) -> None:
-    world = catalogue
+def test_an_edited_version_is_matched_by_its_new_terms(offers: World) -> None:
+    world = offers
     first = get_matches(world, "legal_rep", world.uscc).json()
     assert "YOUNG" in [m["code"] for m in first["eligible"]]
     with world.sessions.begin() as session:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from credit.registry import active_version, load_model
@@ -171,7 +171,7 @@ def current_score(
 # Parsed candidates by version id, with the ``updated_at`` they were parsed at: an online
 # version's terms do not change (an edit makes a new version), so matching parses each
 # version's rules and policy once per process, not once per request.
-_PARSED: dict[int, tuple[dt.datetime, Candidate]] = {}
+_PARSED: dict[int, tuple[str, Candidate]] = {}
 _PARSED_MAX = 20_000
 
 
@@ -213,7 +213,8 @@ def online_candidates(session: Session) -> list[Candidate]:
     """Every online product version, parsed (from the cache when unchanged)."""
     listed = session.execute(
         online_versions()
-        .with_only_columns(ProductVersion.id, ProductVersion.updated_at)
+        # The stamp as stored text: compared, never read as a time.
+        .with_only_columns(ProductVersion.id, cast(ProductVersion.updated_at, String))
         .order_by(ProductVersion.id)
     ).all()
     missing = [
@@ -222,6 +223,7 @@ def online_candidates(session: Session) -> list[Candidate]:
         if (cached := _PARSED.get(version_id)) is None or cached[0] != updated_at
     ]
     if missing:
+        stamps = dict(listed)
         rows = session.execute(
             select(ProductVersion, LoanProduct.code, Bank.name)
             .join(LoanProduct, LoanProduct.id == ProductVersion.product_id)
@@ -231,7 +233,7 @@ def online_candidates(session: Session) -> list[Candidate]:
         if len(_PARSED) + len(rows) > _PARSED_MAX:
             _PARSED.clear()
         for version, code, bank_name in rows:
-            _PARSED[version.id] = (version.updated_at, candidate_of(version, code, bank_name))
+            _PARSED[version.id] = (stamps[version.id], candidate_of(version, code, bank_name))
     return [_PARSED[version_id][1] for version_id, _ in listed]
 
 

@@ -64,9 +64,7 @@ def timed(call: Callable[[], Any]) -> tuple[float, float, Any]:
 
 def top_up(session: Any, wanted: int) -> int:
     """Publish copies of the online synthetic versions until ``wanted`` are online."""
-    online = session.scalar(
-        select(func.count()).select_from(online_versions().subquery())
-    )
+    online = session.scalar(select(func.count()).select_from(online_versions().subquery()))
     if online >= wanted:
         return int(online)
     templates = list(
@@ -78,9 +76,7 @@ def top_up(session: Any, wanted: int) -> int:
     )
     if not templates:
         raise SystemExit("no online products: load a synthetic province first")
-    existing = session.scalar(
-        select(func.count()).where(LoanProduct.code.like("BENCH-MATCH-%"))
-    )
+    existing = session.scalar(select(func.count()).where(LoanProduct.code.like("BENCH-MATCH-%")))
     items = []
     for number in range(wanted - online):
         template = templates[number % len(templates)]

@@ -19,9 +19,9 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from credit.registry import active_version, load_model
@@ -171,7 +171,7 @@ def current_score(
 # Parsed candidates by version id, with the ``updated_at`` they were parsed at: an online
 # version's terms do not change (an edit makes a new version), so matching parses each
 # version's rules and policy once per process, not once per request.
-_PARSED: dict[int, tuple[str, Candidate]] = {}
+_PARSED: dict[tuple[str, int], tuple[str, Candidate]] = {}
 _PARSED_MAX = 20_000
 
 
@@ -209,8 +209,31 @@ def candidate_of(version: ProductVersion, code: str, bank_name: str) -> Candidat
     )
 
 
+# The last list of online candidates, with the fingerprint of the online set it was built
+# from: the number of online versions, two sums over their ids (which change whenever a
+# version joins or leaves) and their latest update stamp. One aggregate row is far cheaper
+# than listing a thousand versions on every request.
+_LISTED: dict[str, tuple[tuple[Any, ...], list[Candidate]]] = {}
+
+
 def online_candidates(session: Session) -> list[Candidate]:
-    """Every online product version, parsed (from the cache when unchanged)."""
+    """Every online product version, parsed (from the cache when unchanged). The caches
+    are kept per database (a process may serve several, as the tests do)."""
+    database = session.connection().engine.url.render_as_string(hide_password=True)
+    online = online_versions().subquery()
+    fingerprint = tuple(
+        session.execute(
+            select(
+                func.count(),
+                func.sum(online.c.id),
+                func.sum(online.c.id * online.c.id),
+                func.max(cast(online.c.updated_at, String)),
+            )
+        ).one()
+    )
+    listed_before = _LISTED.get(database)
+    if listed_before is not None and listed_before[0] == fingerprint:
+        return listed_before[1]
     listed = session.execute(
         online_versions()
         # The stamp as stored text: compared, never read as a time.
@@ -220,7 +243,7 @@ def online_candidates(session: Session) -> list[Candidate]:
     missing = [
         version_id
         for version_id, updated_at in listed
-        if (cached := _PARSED.get(version_id)) is None or cached[0] != updated_at
+        if (cached := _PARSED.get((database, version_id))) is None or cached[0] != updated_at
     ]
     if missing:
         stamps = dict(listed)
@@ -233,8 +256,15 @@ def online_candidates(session: Session) -> list[Candidate]:
         if len(_PARSED) + len(rows) > _PARSED_MAX:
             _PARSED.clear()
         for version, code, bank_name in rows:
-            _PARSED[version.id] = (stamps[version.id], candidate_of(version, code, bank_name))
-    return [_PARSED[version_id][1] for version_id, _ in listed]
+            _PARSED[database, version.id] = (
+                stamps[version.id],
+                candidate_of(version, code, bank_name),
+            )
+    candidates = [_PARSED[database, version_id][1] for version_id, _ in listed]
+    if len(_LISTED) > 16:
+        _LISTED.clear()
+    _LISTED[database] = (fingerprint, candidates)
+    return candidates
 
 
 def match_enterprise(

@@ -90,11 +90,19 @@ def schedule(
     if not annual_rate_pct.is_finite() or not Decimal(0) <= annual_rate_pct <= HUNDRED:
         raise Invalid("the annual rate must be between 0% and 100%")
     method = RepaymentMethod(method)
+    # The monthly rate as an exact fraction: each month's interest is rounded half-up from
+    # its exact value, in integers (no Decimal context to depend on, and fast).
+    numerator, denominator = annual_rate_pct.as_integer_ratio()
+    denominator *= 1200
+
+    def interest_on(amount: int, months: int = 1) -> int:
+        return (2 * amount * numerator * months + denominator) // (2 * denominator)
+
     with localcontext() as context:
         context.prec = 40
         monthly = annual_rate_pct / HUNDRED / TWELVE
         if method is RepaymentMethod.BULLET:
-            interest = _fen(Decimal(principal_fen) * monthly * term_months)
+            interest = interest_on(principal_fen, term_months)
             return [
                 Instalment(
                     1, term_months, add_months(start, term_months), principal_fen, interest, 0
@@ -113,7 +121,7 @@ def schedule(
         instalments = []
         balance = principal_fen
         for number in range(1, term_months + 1):
-            interest = _fen(Decimal(balance) * monthly)
+            interest = interest_on(balance)
             if number == term_months:
                 principal = balance
             elif method is RepaymentMethod.EQUAL_INSTALMENT:

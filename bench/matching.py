@@ -1,4 +1,6 @@
-"""Matching latency: one enterprise against every online product (1,000 by default):
+"""Matching latency, and catalogue search latency, over 1,000 online products.
+
+Matching: one enterprise against every online product (1,000 by default):
 its facts, its score by the live credit model, and every product's eligibility rules
 and decision policy (``products.matching.match_enterprise``), against the online credit
 score of the same enterprises alone (``credit.scoring.score_enterprise``) in the same run.
@@ -23,6 +25,16 @@ counted. Parts are timed on their own for the same enterprises: facts
 versions (one query; parsed versions come from the per-process cache) and the evaluation
 of every product (``match_candidates``). Wall time gives the percentiles; CPU time is shown
 beside it because the machine may be shared.
+
+Catalogue search (``--sections search``, no model needed): the public search
+(``products.service.search``, what ``GET /api/v1/products`` runs) with random filter
+combinations a visitor of the product supermarket would use (city, industry, size,
+amount, term, guarantee, repayment method, highest rate, text, sort; every third query
+fetches the next page by its cursor), each timed in the service and over HTTP to the app
+in its own uvicorn process, against the unfiltered first page in the same run as the
+baseline.
+
+    python bench/matching.py --sections search [--products 1000] [--samples 300]
 """
 
 from __future__ import annotations
@@ -30,11 +42,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
+import socket
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
+import httpx
 from machine import cpu_ticks, load, stolen
 from sqlalchemy import func, select
 
@@ -46,7 +64,14 @@ from finance.lending.schedule import RepaymentMethod
 from products.facts import enterprise_facts
 from products.matching import Ask, match_candidates, match_enterprise, online_candidates
 from products.models import LoanProduct, ProductVersion, VersionStatus
-from products.service import online_versions, publish_synthetic_versions, terms_from
+from products.schemas import CataloguePage
+from products.service import (
+    CatalogueFilters,
+    online_versions,
+    publish_synthetic_versions,
+    search,
+    terms_from,
+)
 
 ASK = Ask(50_000_000, 12, RepaymentMethod.EQUAL_INSTALMENT)
 
@@ -164,6 +189,137 @@ def matching_section(args: argparse.Namespace) -> None:
     print(f"aim p95 <= 50 ms: {'met' if p95 <= 0.050 else 'NOT met'} (p95 {p95 * 1e3:.1f} ms)")
 
 
+CITIES = ("410100", "410300", "410400", "410700", "411000", "411300", "411500")
+TEXTS = ("贷", "税", "科技", "信用", "e", "Loan", "抵押")
+UNFILTERED: dict[str, Any] = {"sort": "rate", "limit": 20}
+
+
+def random_query(rng: random.Random) -> dict[str, Any]:
+    """Two to four filters (query-string form), a sort order and a page size."""
+    choices: dict[str, Callable[[], Any]] = {
+        "city": lambda: rng.choice(CITIES),
+        "industry": lambda: rng.choice("ACEFIM"),
+        "size": lambda: rng.choice(("micro", "small", "medium")),
+        "amount_fen": lambda: rng.choice((500_000, 1_000_000, 3_000_000, 10_000_000)) * 100,
+        "term_months": lambda: rng.choice((6, 12, 24, 36)),
+        "guarantee": lambda: [rng.choice(("pure_credit", "mortgage", "guaranteed", "pledge"))],
+        "method": lambda: rng.choice(list(RepaymentMethod)).value,
+        "max_rate_pct": lambda: rng.choice(("4.0", "4.5", "5.0")),
+        "q": lambda: rng.choice(TEXTS),
+    }
+    picked = rng.sample(sorted(choices), rng.randint(2, 4))
+    query = {name: choices[name]() for name in picked}
+    query["sort"] = rng.choice(("rate", "-amount", "term", "newest", "name"))
+    query["limit"] = 20
+    return query
+
+
+def _filters(query: dict[str, Any]) -> CatalogueFilters:
+    return CatalogueFilters(
+        guarantee=query.get("guarantee"),
+        amount_fen=query.get("amount_fen"),
+        term_months=query.get("term_months"),
+        max_rate_pct=Decimal(query["max_rate_pct"]) if "max_rate_pct" in query else None,
+        city=query.get("city"),
+        industry=query.get("industry"),
+        size=query.get("size"),
+        method=query.get("method"),
+        text=query.get("q"),
+    )
+
+
+@contextmanager
+def served() -> Iterator[str]:
+    """The app in its own uvicorn process (one worker) on loopback, on the same database;
+    yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "uvicorn", "finance.asgi:app", "--port", str(port)]
+    server = subprocess.Popen([*command, "--log-level", "warning"], stdout=subprocess.DEVNULL)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base_url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("uvicorn did not start") from None
+                time.sleep(0.1)
+        yield base_url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def search_section(args: argparse.Namespace) -> None:
+    with session_factory()() as session:
+        products = top_up(session, args.products)
+    rng = random.Random(args.seed)
+    queries = [random_query(rng) for _ in range(args.warm_up + args.samples)]
+    wall: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
+    found: list[int] = []
+
+    def record(label: str, call: Callable[[], Any]) -> Any:
+        elapsed, used, result = timed(call)
+        wall.setdefault(label, []).append(elapsed)
+        cpu.setdefault(label, []).append(used)
+        return result
+
+    def in_service(query: dict[str, Any], cursor: str | None = None) -> CataloguePage:
+        with session_factory()() as session:  # one session per request, as the endpoint has
+            return search(session, _filters(query), query["sort"], cursor, query["limit"])
+
+    with served() as base_url, httpx.Client(base_url=base_url) as http:
+        for query in queries[: args.warm_up]:
+            in_service(query)
+            http.get("/api/v1/products", params=query)
+        print(f"start: {load()}")
+        ticks = cpu_ticks()
+        for number, query in enumerate(queries[args.warm_up :]):
+            record(
+                "unfiltered first page (baseline)",
+                lambda: in_service({"sort": "rate", "limit": 20}),
+            )
+            page = record("search (service)", lambda q=query: in_service(q))
+            found.append(len(page.items))
+            response = record(
+                "search (HTTP to uvicorn)", lambda q=query: http.get("/api/v1/products", params=q)
+            )
+            assert response.status_code == 200, response.text
+            if number % 3 == 0 and page.next_cursor is not None:
+                record(
+                    "next page by cursor (service)",
+                    lambda q=query, c=page.next_cursor: in_service(q, c),
+                )
+        print(f"end: {load()}; {stolen(ticks, cpu_ticks())}")
+    database = session_factory()().get_bind().dialect.name
+    print(
+        f"{products} online product versions; database {database}; {args.samples} random"
+        f" filter combinations (2-4 filters, a sort, 20 a page); items on the first page:"
+        f" median {statistics.median(found)}, empty pages {sum(1 for n in found if n == 0)}"
+    )
+    print(f"{'':42}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'CPU mean ms':>13}")
+    for label, samples in wall.items():
+        ordered = sorted(samples)
+        print(
+            f"{label:42}{percentile(ordered, 0.5) * 1e3:9.2f}{percentile(ordered, 0.95) * 1e3:9.2f}"
+            f"{percentile(ordered, 0.99) * 1e3:9.2f}{statistics.fmean(cpu[label]) * 1e3:13.2f}"
+        )
+    service = sorted(wall["search (service)"])
+    over_http = sorted(wall["search (HTTP to uvicorn)"])
+    base = sorted(wall["unfiltered first page (baseline)"])
+    ratio50 = percentile(service, 0.5) / percentile(base, 0.5)
+    ratio95 = percentile(service, 0.95) / percentile(base, 0.95)
+    print(f"ratio search / unfiltered page: p50 {ratio50:.1f}x, p95 {ratio95:.1f}x")
+    p95 = percentile(over_http, 0.95)
+    verdict = "met" if p95 <= 0.030 else "NOT met"
+    print(f"aim p95 <= 30 ms (HTTP): {verdict} (p95 {p95 * 1e3:.1f} ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--products", type=int, default=1000)
@@ -171,9 +327,16 @@ def main() -> None:
     parser.add_argument("--warm-up", type=int, default=30)
     parser.add_argument("--as-of", default=dt.datetime.now(dt.UTC).date().isoformat())
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--sections", nargs="+", choices=("matching", "search"), default=["matching", "search"]
+    )
     args = parser.parse_args()
-    print("== matching: one enterprise against every online product ==")
-    matching_section(args)
+    if "matching" in args.sections:
+        print("== matching: one enterprise against every online product ==")
+        matching_section(args)
+    if "search" in args.sections:
+        print("== catalogue search: random filters over the online products ==")
+        search_section(args)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    not_,
     or_,
     select,
 )
@@ -41,6 +40,7 @@ from finance.institutions.models import Bank
 from finance.lending.schedule import RepaymentMethod
 from products import schemas, workflow
 from products.models import (
+    ANY_TARGET,
     Guarantee,
     LoanProduct,
     ProductTransition,
@@ -136,11 +136,12 @@ def terms_from(version: ProductVersion) -> VersionTerms:
 
 
 def target_rows(version_id: int, values: dict[str, Any]) -> list[dict[str, Any]]:
-    """The ``product_version_targets`` rows of a version's list-valued terms."""
+    """The ``product_version_targets`` rows of a version's list-valued terms (an empty
+    list of cities, industries or sizes is one ``ANY_TARGET`` row: all of them)."""
     return [
         {"version_id": version_id, "dimension": dimension.value, "value": str(value)}
         for dimension, field in TARGET_FIELDS.items()
-        for value in values[field]
+        for value in values[field] or [ANY_TARGET]
     ]
 
 
@@ -189,22 +190,19 @@ def _visible(actor: Actor) -> ColumnElement[bool]:
 
 
 def offered_in(dimension: TargetDimension, value: str) -> ColumnElement[bool]:
-    """The version targets ``value`` in ``dimension``, or targets nothing there (which
-    means all of it: the whole province, every industry, every size)."""
-    target = ProductVersionTarget
-    mine = and_(target.version_id == ProductVersion.id, target.dimension == dimension.value)
-    return or_(
-        not_(exists().where(mine)),
-        exists().where(mine, target.value == value),
-    )
+    """The version targets ``value`` in ``dimension``, or leaves the dimension open (the
+    whole province, every industry, every size). A correlated probe of the primary key:
+    a page of the catalogue stops after its first matches in sort order, so only the
+    versions scanned so far are probed."""
+    return _targets(dimension, [value, ANY_TARGET])
 
 
-def _offers(dimension: TargetDimension, value: str) -> ColumnElement[bool]:
+def _targets(dimension: TargetDimension, values: list[str]) -> ColumnElement[bool]:
     target = ProductVersionTarget
     return exists().where(
         target.version_id == ProductVersion.id,
         target.dimension == dimension.value,
-        target.value == value,
+        target.value.in_(values),
     )
 
 
@@ -477,7 +475,7 @@ def online_versions(filters: CatalogueFilters | None = None) -> Select[ProductVe
     if f.size is not None:
         conditions.append(offered_in(TargetDimension.SIZE, f.size))
     if f.method is not None:
-        conditions.append(_offers(TargetDimension.METHOD, f.method))
+        conditions.append(_targets(TargetDimension.METHOD, [f.method]))
     if f.text:
         pattern = _like_pattern(f.text)
         conditions.append(

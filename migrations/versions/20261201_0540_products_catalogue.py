@@ -221,8 +221,16 @@ def _carry_over(
             )
             .returning(versions.c.id)
         ).scalar_one()
-        rows = [{"version_id": version_id, "dimension": "size", "value": s} for s in sizes]
-        rows += [{"version_id": version_id, "dimension": "method", "value": m} for m in methods]
+        rows = [
+            {"version_id": version_id, "dimension": dimension, "value": value}
+            for dimension, values in (
+                ("city", ["*"]),  # no city named: the whole province
+                ("industry", ["*"]),
+                ("size", sizes or ["*"]),
+                ("method", methods),
+            )
+            for value in values
+        ]
         connection.execute(sa.insert(targets), rows)
         connection.execute(
             sa.insert(transitions).values(

@@ -76,6 +76,10 @@ def test_old_products_become_version_one(engine: Engine) -> None:
             text("SELECT dimension, value FROM product_version_targets ORDER BY dimension, value")
         ).all()
         assert [tuple(t) for t in targets] == [
+            ("city", "*"),
+            ("city", "*"),
+            ("industry", "*"),
+            ("industry", "*"),
             ("method", "equal_instalment"),
             ("method", "equal_instalment"),
             ("size", "micro"),

@@ -70,9 +70,9 @@ def test_synthetic_catalogue(settings: Settings, engine: Engine, tmp_path: Path)
                 )
             }
             assert targets == {
-                (dimension.value, value)
+                (dimension.value, str(value))
                 for dimension, field in TARGET_FIELDS.items()
-                for value in getattr(terms, field)
+                for value in getattr(terms, field) or ["*"]
             }
         pure_credit = [v for v in versions if v.guarantee == "pure_credit"]
         assert len(pure_credit) / len(versions) > 0.7

@@ -83,18 +83,18 @@ def allowed_steps(status: str) -> list[str]:
 # ---------------------------------------------------------------------------- scoping
 
 
-def for_enterprise(uscc: str) -> Select[tuple[FinancingDemand]]:
+def for_enterprise(uscc: str) -> Select[FinancingDemand]:
     return select(FinancingDemand).where(FinancingDemand.uscc == uscc)
 
 
-def for_bank(bank_id: int) -> Select[tuple[FinancingDemand]]:
+def for_bank(bank_id: int) -> Select[FinancingDemand]:
     """Demands pushed to ``bank_id`` (whoever claimed them)."""
     return select(FinancingDemand).where(
         FinancingDemand.id.in_(select(DemandPush.demand_id).where(DemandPush.bank_id == bank_id))
     )
 
 
-def bank_queue(bank_id: int, view: str) -> Select[tuple[FinancingDemand]]:
+def bank_queue(bank_id: int, view: str) -> Select[FinancingDemand]:
     """A bank's queue: ``open`` (claimable now), ``mine`` (claimed by this bank) or
     ``all`` pushed to it."""
     scope = for_bank(bank_id)
@@ -105,7 +105,7 @@ def bank_queue(bank_id: int, view: str) -> Select[tuple[FinancingDemand]]:
     return scope
 
 
-def for_ops(city_code: str | None) -> Select[tuple[FinancingDemand]]:
+def for_ops(city_code: str | None) -> Select[FinancingDemand]:
     """Every demand; a city branch those of enterprises registered in its city."""
     query = select(FinancingDemand)
     if city_code is not None:
@@ -117,9 +117,7 @@ def for_ops(city_code: str | None) -> Select[tuple[FinancingDemand]]:
     return query
 
 
-def get_scoped(
-    session: Session, scope: Select[tuple[FinancingDemand]], demand_id: int
-) -> FinancingDemand:
+def get_scoped(session: Session, scope: Select[FinancingDemand], demand_id: int) -> FinancingDemand:
     demand = session.scalar(scope.where(FinancingDemand.id == demand_id))
     if demand is None:
         raise NotFound("no such financing demand", demand_id=demand_id)
@@ -128,7 +126,7 @@ def get_scoped(
 
 def page(
     session: Session,
-    scope: Select[tuple[FinancingDemand]],
+    scope: Select[FinancingDemand],
     *,
     before: int | None,
     limit: int,
@@ -364,24 +362,27 @@ def _apply(
 
 
 def _refused(demand: FinancingDemand, step: str, bank: ActingBank) -> Conflict:
+    """Why ``bank`` may not take ``step`` now, with the steps it may take (``allowed``)."""
     if demand.claimed_bank_id is not None and demand.claimed_bank_id != bank.bank_id:
         return Conflict(
             "another bank has claimed this financing demand",
             error="demand_taken",
-            status="taken",
+            demand_status="taken",
+            allowed=[],
         )
+    allowed = allowed_steps(demand.status)
     if step == "claim" and demand.claimed_bank_id == bank.bank_id:
         return Conflict(
             "your bank has already claimed this financing demand",
             error="demand_already_claimed",
-            status=demand.status,
+            demand_status=demand.status,
+            allowed=allowed,
         )
-    allowed = allowed_steps(demand.status)
     return Conflict(
         f"a {demand.status} financing demand cannot take the step '{step}'"
         + (f"; allowed: {', '.join(allowed)}" if allowed else "; it is closed"),
         error="step_not_allowed",
-        status=demand.status,
+        demand_status=demand.status,
         allowed=allowed,
     )
 

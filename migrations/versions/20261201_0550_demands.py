@@ -1,7 +1,7 @@
 """demands: financing demands, pushes, events
 
 Revision ID: 0550_demands
-Revises: 0400_credit_industry_index
+Revises: 0540_products_catalogue
 Create Date: 2026-12-01 02:13:01
 
 The demand market (银企对接): financing demands, the banks each was pushed to (one row per
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0550_demands"
-down_revision: str | None = "0400_credit_industry_index"
+down_revision: str | None = "0540_products_catalogue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

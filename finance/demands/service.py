@@ -180,8 +180,6 @@ def post(
     terms: DemandIn,
     now: dt.datetime,
     rules: MarketRules,
-    *,
-    synthetic: bool = False,
 ) -> FinancingDemand:
     """An enterprise user posts a demand; it is pushed to the first round of banks."""
     if user.uscc is None:
@@ -194,9 +192,26 @@ def post(
     enterprise = session.get(Enterprise, user.uscc)
     if enterprise is None:
         raise NotFound("the enterprise is not in the registry", uscc=user.uscc)
+    return open_demand(
+        session, enterprise, terms, now, rules, actor=f"user:{user.id}", posted_by=user.id
+    )
+
+
+def open_demand(
+    session: Session,
+    enterprise: Enterprise,
+    terms: DemandIn,
+    now: dt.datetime,
+    rules: MarketRules,
+    *,
+    actor: str,
+    posted_by: int | None = None,
+    synthetic: bool = False,
+) -> FinancingDemand:
+    """Record a demand of ``enterprise`` and push it to the first round of banks."""
     demand = FinancingDemand(
         uscc=enterprise.uscc,
-        posted_by=user.id,
+        posted_by=posted_by,
         amount_fen=terms.amount_fen,
         term_months=terms.term_months,
         purpose=terms.purpose,
@@ -214,7 +229,7 @@ def post(
     )
     session.add(demand)
     session.flush()
-    _record(session, demand, DemandEventKind.POSTED, f"user:{user.id}", now)
+    _record(session, demand, DemandEventKind.POSTED, actor, now)
     push_round(session, demand, enterprise, now, rules)
     return demand
 
@@ -512,37 +527,45 @@ def sweep_overdue(
     flagged: list[int] = []
     reached = 0
     for demand in due:
-        # Conditional, so a claim that lands between the read and here wins cleanly.
-        landed = session.execute(
-            update(FinancingDemand)
-            .where(
-                FinancingDemand.id == demand.id,
-                FinancingDemand.status == DemandStatus.OPEN.value,
-                FinancingDemand.due_at <= now,
-            )
-            .values(
-                overdue_count=FinancingDemand.overdue_count + 1,
-                last_overdue_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if landed.rowcount != 1:  # type: ignore[attr-defined]
-            continue
-        session.refresh(demand)
-        if demand.first_overdue_at is None:
-            demand.first_overdue_at = now
-        _record(
-            session,
-            demand,
-            DemandEventKind.OVERDUE,
-            PLATFORM,
-            now,
-            round=demand.push_round,
-            working_days=rules.working_days,
-        )
-        enterprise = session.get(Enterprise, demand.uscc)
-        assert enterprise is not None  # a foreign key
-        reached += len(push_round(session, demand, enterprise, now, rules))
-        flagged.append(demand.id)
+        banks = flag_overdue(session, demand, now, rules)
+        if banks is not None:
+            flagged.append(demand.id)
+            reached += banks
     session.flush()
     return SweepResult(flagged=flagged, pushed=reached)
+
+
+def flag_overdue(
+    session: Session, demand: FinancingDemand, now: dt.datetime, rules: MarketRules
+) -> int | None:
+    """Flag ``demand`` overdue if it is still open past its round's deadline and push it
+    to the next banks; returns how many banks the new round reached, or None when it was
+    not overdue (claimed meanwhile, or not due yet)."""
+    # Conditional, so a claim that lands between the read and here wins cleanly.
+    landed = session.execute(
+        update(FinancingDemand)
+        .where(
+            FinancingDemand.id == demand.id,
+            FinancingDemand.status == DemandStatus.OPEN.value,
+            FinancingDemand.due_at <= now,
+        )
+        .values(overdue_count=FinancingDemand.overdue_count + 1, last_overdue_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if landed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    session.refresh(demand)
+    if demand.first_overdue_at is None:
+        demand.first_overdue_at = now
+    _record(
+        session,
+        demand,
+        DemandEventKind.OVERDUE,
+        PLATFORM,
+        now,
+        round=demand.push_round,
+        working_days=rules.working_days,
+    )
+    enterprise = session.get(Enterprise, demand.uscc)
+    assert enterprise is not None  # a foreign key
+    return len(push_round(session, demand, enterprise, now, rules))

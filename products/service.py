@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from finance.core.db import Base
 from finance.core.errors import Conflict, Invalid, NotFound
 from finance.institutions.models import Bank
+from finance.lending.schedule import RepaymentMethod
 from products import workflow
 from products.models import (
     LoanProduct,
@@ -47,9 +48,12 @@ from products.models import (
     TargetDimension,
     VersionStatus,
 )
+from products.policy import Fee, ProductTerms, check_against_terms, parse_policy
+from products.rules import parse_eligibility
 from products.schemas import (
     CatalogueItem,
     CataloguePage,
+    FixedFee,
     ProductCreate,
     SortKey,
     TransitionOut,
@@ -74,13 +78,39 @@ TARGET_FIELDS = {
 
 def _validated_rules(terms: VersionTerms) -> VersionTerms:
     """The eligibility rules and policy, parsed by the rule language (a bad rule is a 422
-    whose ``errors`` point at it) and stored in their canonical JSON form."""
-    from products.policy import parse_policy
-    from products.rules import parse_eligibility
-
+    whose ``errors`` point at it; a policy rate outside the product's range too) and
+    stored in their canonical JSON form."""
     eligibility = parse_eligibility(terms.eligibility, "/terms/eligibility").to_json()
-    policy = None if terms.policy is None else parse_policy(terms.policy, "/terms/policy").to_json()
-    return terms.model_copy(update={"eligibility": eligibility, "policy": policy})
+    policy_json = None
+    if terms.policy is not None:
+        policy = parse_policy(terms.policy, "/terms/policy")
+        check_against_terms(policy, product_terms(terms), "/terms/policy")
+        policy_json = policy.to_json()
+    return terms.model_copy(update={"eligibility": eligibility, "policy": policy_json})
+
+
+def product_terms(terms: VersionTerms) -> ProductTerms:
+    """What the decision policy needs of a version's terms."""
+    return ProductTerms(
+        min_amount_fen=terms.min_amount_fen,
+        max_amount_fen=terms.max_amount_fen,
+        min_term_months=terms.min_term_months,
+        max_term_months=terms.max_term_months,
+        rate_min_pct=terms.rate_min_pct,
+        rate_max_pct=terms.rate_max_pct,
+        methods=tuple(RepaymentMethod(m) for m in terms.repayment_methods),
+        fees=tuple(
+            Fee(kind="fixed", amount_fen=fee.amount_fen, name=fee.name)
+            if isinstance(fee, FixedFee)
+            else Fee(kind="percent", percent=fee.percent, name=fee.name)
+            for fee in terms.fees
+        ),
+    )
+
+
+def terms_of(version: ProductVersion) -> ProductTerms:
+    """The ``ProductTerms`` of a stored version (for ``products.policy.decide``)."""
+    return product_terms(terms_from(version))
 
 
 def _version_values(terms: VersionTerms) -> dict[str, Any]:
@@ -90,8 +120,9 @@ def _version_values(terms: VersionTerms) -> dict[str, Any]:
 
 
 def terms_from(version: ProductVersion) -> VersionTerms:
-    """A stored version's terms (as validated when they were written)."""
-    return VersionTerms.model_construct(**{name: getattr(version, name) for name in TERM_FIELDS})
+    """A stored version's terms (validated when they were written; read back through
+    the same model so fees and methods have their types)."""
+    return VersionTerms.model_validate({name: getattr(version, name) for name in TERM_FIELDS})
 
 
 def target_rows(version_id: int, values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -534,13 +565,14 @@ def search(
 def _catalogue_items(session: Session, versions: Sequence[ProductVersion]) -> list[CatalogueItem]:
     if not versions:
         return []
-    product_codes = dict(
-        session.execute(
+    product_codes = {
+        product_id: code
+        for product_id, code in session.execute(
             select(LoanProduct.id, LoanProduct.code).where(
                 LoanProduct.id.in_({v.product_id for v in versions})
             )
-        ).tuples()
-    )
+        )
+    }
     banks = {
         row.id: row
         for row in session.execute(
@@ -588,7 +620,7 @@ def publish_synthetic_versions(
     """Version 1 of each (product id, bank id, terms), online, flagged synthetic, with the
     review steps a real product takes (create, submit, approve) stamped by the platform.
     Bulk inserts: the synthetic province loads thousands of products for benchmarks."""
-    items = list(products)
+    items = [(pid, bid, _validated_rules(terms)) for pid, bid, terms in products]
     if not items:
         return 0
     table = _table_of(ProductVersion)

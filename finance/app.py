@@ -22,6 +22,7 @@ from finance.govdata.data_api import router as data_call_router
 from finance.govdata.endpoints import catalogue_router, internal_router
 from finance.ingestion.endpoints import router as ingestion_router
 from products.endpoints import router as products_router
+from products.match_endpoints import router as enterprise_view_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(data_call_router)
     app.include_router(demands_router)
     app.include_router(products_router)
+    app.include_router(enterprise_view_router)
     if settings.internal_api_enabled:
         app.include_router(enterprise_router)
         app.include_router(internal_router)

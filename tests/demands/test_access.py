@@ -48,19 +48,31 @@ def test_reading_a_demand(market: Market) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/bank/demands", "/api/v1/bank/demands/{id}", "/api/v1/bank/demands/{id}/claim"]
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/v1/bank/demands", None),
+        ("GET", "/api/v1/bank/demands/{id}", None),
+        ("POST", "/api/v1/bank/demands/{id}/claim", None),
+        ("POST", "/api/v1/bank/demands/{id}/contact", {}),
+        ("POST", "/api/v1/bank/demands/{id}/outcome", {"outcome": "declined", "reason": "other"}),
+    ],
 )
-def test_bank_endpoints_refuse_everyone_but_banks(market: Market, path: str) -> None:
+def test_bank_endpoints_refuse_everyone_but_banks(
+    market: Market, method: str, path: str, body: dict[str, str] | None
+) -> None:
     demand_id = market.posted()["id"]
     url = path.format(id=demand_id)
-    method = "POST" if url.endswith("claim") else "GET"
+    if url.endswith(("contact", "outcome")):
+        market.bank_call("B1", "POST", f"/api/v1/bank/demands/{demand_id}/claim")
     for user in ("legal_rep", "ops_admin"):
-        assert _as(market, user, method, url).status_code == 403, user
-    assert _anonymous(market).request(method, url).status_code == 401
-    forged = _anonymous(market).request(method, url, headers={"Authorization": "Bearer nope"})
+        assert _as(market, user, method, url, json=body).status_code == 403, user
+    assert _anonymous(market).request(method, url, json=body).status_code == 401
+    forged = _anonymous(market).request(
+        method, url, json=body, headers={"Authorization": "Bearer nope"}
+    )
     assert forged.status_code == 401
     assert "WWW-Authenticate" in forged.headers
-    assert market.bank_call("B1", method, url).status_code == 200
+    assert market.bank_call("B1", method, url, json=body).status_code == 200
 
 
 def test_a_bank_acts_through_its_oauth_client(market: Market) -> None:

@@ -98,7 +98,8 @@ def test_pushed_banks_see_it_without_contact_details(market: Market) -> None:
     assert item["rank"] == 2
     assert item["enterprise"]["uscc"] == market.world.uscc
     assert item["enterprise"]["size_class"] == "small"
-    assert item["contact_phone"] is None and item["contact_name"] is None
+    assert item["contact_phone"] is None
+    assert item["contact_name"] is None
     assert item["purpose"] == DEMAND["purpose"]
 
     one = market.bank_call("B2", "GET", f"/api/v1/bank/demands/{demand['id']}")
@@ -177,6 +178,15 @@ def test_signed_demand_pushed_webhook(market: Market, receiver: Receiver) -> Non
     log = world.http.get("/api/v1/events", headers={"Authorization": f"Bearer {token}"})
     assert log.status_code == 200
     assert [(e["type"], e["consent_id"]) for e in log.json()] == [("demand.pushed", None)]
+    # Another pushed bank claims it: B1's clients learn it is taken.
+    assert market.bank_call("B2", "POST", f"/api/v1/bank/demands/{demand['id']}/claim").is_success
+    log = world.http.get("/api/v1/events", headers={"Authorization": f"Bearer {token}"})
+    assert [e["type"] for e in log.json()] == ["demand.pushed", "demand.taken"]
+    assert log.json()[1]["data"] == {
+        "demand_id": demand["id"],
+        "status": "taken",
+        "at": world.now.isoformat(),
+    }
     with world.session() as session:
         assert (
             session.scalar(select(ConsentEvent).where(ConsentEvent.client_id == pending.client_id))

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from authz.clock import NowDep
-from authz.deps import CurrentBank, OpsUser
+from authz.deps import OpsUser, ProductsBank
 from authz.models import User
 from finance.core.deps import SessionDep
 from finance.lending.schedule import RepaymentMethod
@@ -40,7 +40,7 @@ After = Annotated[int | None, Query(ge=1, le=MAX_ID, description="the last id of
 StatusFilter = Annotated[VersionStatus | None, Query()]
 
 
-def _bank(bank: CurrentBank) -> Actor:
+def _bank(bank: ProductsBank) -> Actor:
     return Actor(Side.BANK, bank.ref, bank.ref, bank_id=bank.bank_id)
 
 
@@ -63,7 +63,7 @@ def _product_out(versions: list[VersionOut]) -> ProductOut:
 
 @router.post("/api/v1/bank/products", status_code=201, response_model=VersionOut)
 def create_product(
-    body: ProductCreate, bank: CurrentBank, session: SessionDep, now: NowDep
+    body: ProductCreate, bank: ProductsBank, session: SessionDep, now: NowDep
 ) -> VersionOut:
     """A new product of the caller's bank; its first version is a draft."""
     actor = _bank(bank)
@@ -73,7 +73,7 @@ def create_product(
 
 @router.get("/api/v1/bank/products", response_model=list[VersionOut])
 def list_bank_versions(
-    bank: CurrentBank,
+    bank: ProductsBank,
     session: SessionDep,
     status: StatusFilter = None,
     limit: Limit = 50,
@@ -84,7 +84,7 @@ def list_bank_versions(
 
 
 @router.get("/api/v1/bank/products/{product_id}", response_model=ProductOut)
-def bank_product(product_id: ProductId, bank: CurrentBank, session: SessionDep) -> ProductOut:
+def bank_product(product_id: ProductId, bank: ProductsBank, session: SessionDep) -> ProductOut:
     """One of the bank's products with every version and its review history."""
     return _product_out(service.product_versions(session, _bank(bank), product_id))
 
@@ -93,7 +93,7 @@ def bank_product(product_id: ProductId, bank: CurrentBank, session: SessionDep) 
 def edit_product(
     product_id: ProductId,
     body: VersionChanges,
-    bank: CurrentBank,
+    bank: ProductsBank,
     session: SessionDep,
     now: NowDep,
 ) -> VersionOut:
@@ -106,7 +106,7 @@ def edit_product(
 
 @router.get("/api/v1/bank/products/{product_id}/versions/{number}", response_model=VersionOut)
 def bank_version(
-    product_id: ProductId, number: Number, bank: CurrentBank, session: SessionDep
+    product_id: ProductId, number: Number, bank: ProductsBank, session: SessionDep
 ) -> VersionOut:
     return service.version_detail(session, _bank(bank), product_id, number)
 
@@ -119,7 +119,7 @@ def bank_transition(
     product_id: ProductId,
     number: Number,
     body: TransitionRequest,
-    bank: CurrentBank,
+    bank: ProductsBank,
     session: SessionDep,
     now: NowDep,
 ) -> VersionOut:

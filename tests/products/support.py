@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.authz.support import World
+from tests.authz.support import BankClientKeys, World
 
 
 def terms(**overrides: Any) -> dict[str, Any]:
@@ -91,3 +91,15 @@ class Catalogue(World):
         approved = self.fire("ops_admin", product_id, 1, "approve", "meets the rules")
         assert approved.status_code == 200, approved.text
         return product_id
+
+
+def client_token(world: World, bank: BankClientKeys, scope: str) -> str:
+    """A client-credentials access token of ``bank``'s client for ``scope``."""
+    response = world.http.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": scope, **bank.assertion(world)},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == scope
+    token: str = response.json()["access_token"]
+    return token

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.authz.support import consents_token, register_client
-from tests.products.support import Catalogue, terms
+from tests.authz.support import consent_terms, register_client
+from tests.products.support import Catalogue, client_token, terms
 
 
 @pytest.mark.parametrize("user", ["zzb_admin", "zzb_staff"])
@@ -75,7 +75,7 @@ def test_codes_are_unique_per_bank(catalogue: Catalogue) -> None:
 
 def test_bank_oauth_client_manages_its_banks_products(catalogue: Catalogue) -> None:
     zzb = register_client(catalogue, admin="zzb_admin")
-    headers = {"Authorization": f"Bearer {consents_token(catalogue, zzb)}"}
+    headers = {"Authorization": f"Bearer {client_token(catalogue, zzb, 'products')}"}
     created = catalogue.http.post(
         "/api/v1/bank/products", json={"code": "API-1", "terms": terms()}, headers=headers
     )
@@ -95,6 +95,42 @@ def test_bank_oauth_client_manages_its_banks_products(catalogue: Catalogue) -> N
     assert catalogue.http.get(f"/api/v1/bank/products/{other}", headers=headers).status_code == 404
     bad = catalogue.http.get("/api/v1/bank/products", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
+
+
+def test_products_need_the_products_scope(catalogue: Catalogue) -> None:
+    zzb = register_client(catalogue, admin="zzb_admin")
+    consents_only = {"Authorization": f"Bearer {client_token(catalogue, zzb, 'consents')}"}
+    refused = catalogue.http.post(
+        "/api/v1/bank/products", json={"code": "API-1", "terms": terms()}, headers=consents_only
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "insufficient_scope"
+    assert catalogue.http.get("/api/v1/bank/products", headers=consents_only).status_code == 403
+    both = {"Authorization": f"Bearer {client_token(catalogue, zzb, 'consents products')}"}
+    assert catalogue.http.get("/api/v1/bank/products", headers=both).status_code == 200
+    # And the other way round: a products token does not reach the consent API.
+    products_only = {"Authorization": f"Bearer {client_token(catalogue, zzb, 'products')}"}
+    assert catalogue.http.get("/api/v1/bank/products", headers=products_only).status_code == 200
+    consent = catalogue.http.post(
+        "/api/v1/consents", json=consent_terms(catalogue, catalogue.uscc), headers=products_only
+    )
+    assert consent.status_code == 403
+    assert (
+        catalogue.http.post(
+            "/api/v1/consents", json=consent_terms(catalogue, catalogue.uscc), headers=both
+        ).status_code
+        == 201
+    )
+    unknown = catalogue.http.post(
+        "/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "scope": "products admin",
+            **zzb.assertion(catalogue),
+        },
+    )
+    assert unknown.status_code == 400
+    assert unknown.json()["error"] == "invalid_scope"
 
 
 def test_ops_see_versions_past_draft(catalogue: Catalogue) -> None:

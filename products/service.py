@@ -245,7 +245,7 @@ def create_product(
     terms = _validated_rules(request.terms)
     product = LoanProduct(bank_id=actor.bank_id, code=request.code, created_at=now)
     session.add(product)
-    session.flush()
+    workflow.flush(session, f"the bank already has a product with code {request.code!r}")
     return _new_version(session, actor, product, 1, terms, now)
 
 
@@ -269,7 +269,7 @@ def _new_version(
         updated_at=now,
     )
     session.add(version)
-    session.flush()
+    workflow.flush(session, "another edit of this product made a new version at the same moment")
     _write_targets(session, version)
     workflow.record(session, version, "create", None, actor, now, None)
     session.flush()

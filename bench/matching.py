@@ -27,7 +27,7 @@ of every product (``match_candidates``). Wall time gives the percentiles; CPU ti
 beside it because the machine may be shared.
 
 Catalogue search (``--sections search``, no model needed): the public search
-(``products.service.search``, what ``GET /api/v1/products`` runs) with random filter
+(``products.catalogue.search``, what ``GET /api/v1/products`` runs) with random filter
 combinations a visitor of the product supermarket would use (city, industry, size,
 amount, term, guarantee, repayment method, highest rate, text, sort; every third query
 fetches the next page by its cursor), each timed in the service and over HTTP to the app
@@ -61,6 +61,7 @@ from finance.core.db import session_factory
 from finance.core.settings import get_settings
 from finance.enterprises.models import Enterprise
 from finance.lending.schedule import RepaymentMethod
+from products.catalogue import search
 from products.facts import enterprise_facts
 from products.matching import Ask, match_candidates, match_enterprise, online_candidates
 from products.models import LoanProduct, ProductVersion, VersionStatus
@@ -69,7 +70,6 @@ from products.service import (
     CatalogueFilters,
     online_versions,
     publish_synthetic_versions,
-    search,
     terms_from,
 )
 

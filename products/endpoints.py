@@ -13,7 +13,7 @@ from authz.deps import OpsUser, ProductsBank
 from authz.models import User
 from finance.core.deps import SessionDep
 from finance.lending.schedule import RepaymentMethod
-from products import service
+from products import catalogue, service
 from products.models import Guarantee, VersionStatus
 from products.schemas import (
     MAX_AMOUNT_FEN,
@@ -218,10 +218,10 @@ def search_catalogue(
         method=method.value if method else None,
         text=q,
     )
-    return service.search(session, filters, sort, cursor, limit)
+    return catalogue.search(session, filters, sort, cursor, limit)
 
 
 @router.get("/api/v1/products/{product_id}", response_model=CatalogueItem)
 def catalogue_product(product_id: ProductId, session: SessionDep) -> CatalogueItem:
     """A product's online version."""
-    return service.online_item(session, product_id)
+    return catalogue.online_item(session, product_id)

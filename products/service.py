@@ -9,13 +9,10 @@ the public search, matching and the demand market all start from it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -36,7 +33,6 @@ from sqlalchemy.orm import Session
 
 from finance.core.db import Base
 from finance.core.errors import Conflict, Invalid, NotFound
-from finance.institutions.models import Bank
 from finance.lending.schedule import RepaymentMethod
 from products import schemas, workflow
 from products.models import (
@@ -52,12 +48,9 @@ from products.models import (
 from products.policy import Fee, ProductTerms, check_against_terms, parse_policy
 from products.rules import parse_eligibility
 from products.schemas import (
-    CatalogueItem,
-    CataloguePage,
     FixedFee,
     PercentFee,
     ProductCreate,
-    SortKey,
     TransitionOut,
     VersionChanges,
     VersionOut,
@@ -354,37 +347,50 @@ def _versions_of(session: Session, product_id: int) -> list[ProductVersion]:
 def version_out(
     session: Session, actor: Actor, version: ProductVersion, product_code: str
 ) -> VersionOut:
-    transitions = session.scalars(
-        select(ProductTransition)
-        .where(ProductTransition.version_id == version.id)
-        .order_by(ProductTransition.id)
-    )
-    return VersionOut(
-        product_id=version.product_id,
-        product_code=product_code,
-        bank_id=version.bank_id,
-        number=version.number,
-        status=VersionStatus(version.status),
-        terms=terms_from(version),
-        synthetic=version.synthetic,
-        created_by=version.created_by,
-        created_at=version.created_at,
-        updated_at=version.updated_at,
-        online_at=version.online_at,
-        transitions=[
-            TransitionOut(
-                event=t.event,
-                from_status=None if t.from_status is None else VersionStatus(t.from_status),
-                to_status=VersionStatus(t.to_status),
-                actor=t.actor,
-                actor_name=t.actor_name,
-                at=t.at,
-                reason=t.reason,
+    return versions_out(session, actor, [(version, product_code)])[0]
+
+
+def versions_out(
+    session: Session, actor: Actor, versions: Sequence[tuple[ProductVersion, str]]
+) -> list[VersionOut]:
+    """Versions (with their product codes) as their bank and ops see them, with their
+    transitions (read in one query for all of them)."""
+    history: dict[int, list[TransitionOut]] = {v.id: [] for v, _ in versions}
+    if history:
+        for t in session.scalars(
+            select(ProductTransition)
+            .where(ProductTransition.version_id.in_(list(history)))
+            .order_by(ProductTransition.id)
+        ):
+            history[t.version_id].append(
+                TransitionOut(
+                    event=t.event,
+                    from_status=None if t.from_status is None else VersionStatus(t.from_status),
+                    to_status=VersionStatus(t.to_status),
+                    actor=t.actor,
+                    actor_name=t.actor_name,
+                    at=t.at,
+                    reason=t.reason,
+                )
             )
-            for t in transitions
-        ],
-        allowed_events=workflow.allowed_events(version.status, actor.side),
-    )
+    return [
+        VersionOut(
+            product_id=version.product_id,
+            product_code=product_code,
+            bank_id=version.bank_id,
+            number=version.number,
+            status=VersionStatus(version.status),
+            terms=terms_from(version),
+            synthetic=version.synthetic,
+            created_by=version.created_by,
+            created_at=version.created_at,
+            updated_at=version.updated_at,
+            online_at=version.online_at,
+            transitions=history[version.id],
+            allowed_events=workflow.allowed_events(version.status, actor.side),
+        )
+        for version, product_code in versions
+    ]
 
 
 def product_versions(session: Session, actor: Actor, product_id: int) -> list[VersionOut]:
@@ -397,7 +403,7 @@ def product_versions(session: Session, actor: Actor, product_id: int) -> list[Ve
     ).all()
     if not versions:
         raise NotFound(f"no product {product_id}")
-    return [version_out(session, actor, v, product.code) for v in versions]
+    return versions_out(session, actor, [(v, product.code) for v in versions])
 
 
 def version_detail(session: Session, actor: Actor, product_id: int, number: int) -> VersionOut:
@@ -425,7 +431,7 @@ def list_versions(
         statement = statement.where(ProductVersion.status == status.value)
     if after_id is not None:
         statement = statement.where(ProductVersion.id > after_id)
-    return [version_out(session, actor, v, code) for v, code in session.execute(statement)]
+    return versions_out(session, actor, [(v, code) for v, code in session.execute(statement)])
 
 
 # ---------------------------------------------------------------------------- catalogue
@@ -485,122 +491,6 @@ def online_versions(filters: CatalogueFilters | None = None) -> Select[ProductVe
             )
         )
     return select(pv).where(*conditions)
-
-
-# sort key -> (column, descending); ties broken by version id in the same direction.
-SORTS: dict[str, tuple[Any, bool]] = {
-    "rate": (ProductVersion.rate_min_pct, False),
-    "-rate": (ProductVersion.rate_min_pct, True),
-    "amount": (ProductVersion.max_amount_fen, False),
-    "-amount": (ProductVersion.max_amount_fen, True),
-    "term": (ProductVersion.max_term_months, False),
-    "-term": (ProductVersion.max_term_months, True),
-    "newest": (ProductVersion.online_at, True),
-    "name": (ProductVersion.name, False),
-}
-
-
-def _cursor_value(sort: str, version: ProductVersion) -> str:
-    column, _ = SORTS[sort]
-    value = getattr(version, column.key)
-    return value.isoformat() if isinstance(value, dt.datetime) else str(value)
-
-
-def _encode_cursor(sort: str, version: ProductVersion) -> str:
-    payload = {"s": sort, "v": _cursor_value(sort, version), "i": version.id}
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(sort: str, cursor: str) -> tuple[Any, int]:
-    bad = Invalid("the cursor is not one this catalogue gave out", errors=[{"pointer": "/cursor"}])
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        payload = json.loads(raw)
-        value, version_id, cursor_sort = payload["v"], int(payload["i"]), payload["s"]
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise bad from exc
-    if cursor_sort != sort or not isinstance(value, str):
-        raise Invalid("the cursor belongs to another sort order", errors=[{"pointer": "/cursor"}])
-    try:
-        typed: Any
-        if sort in ("rate", "-rate"):
-            typed = Decimal(value)
-            if not typed.is_finite():
-                raise bad
-        elif sort in ("amount", "-amount", "term", "-term"):
-            typed = int(value)
-        elif sort == "newest":
-            typed = dt.datetime.fromisoformat(value)
-            if typed.tzinfo is None:
-                raise bad
-        else:
-            typed = value
-    except (ValueError, InvalidOperation, OverflowError) as exc:
-        raise bad from exc
-    return typed, version_id
-
-
-def _with_names(statement: Select[ProductVersion]) -> Select[Any]:
-    """The versions with their product's code and their bank's names (one query)."""
-    return (
-        statement.join(LoanProduct, LoanProduct.id == ProductVersion.product_id)
-        .join(Bank, Bank.id == ProductVersion.bank_id)
-        .add_columns(LoanProduct.code, Bank.name, Bank.name_en)
-    )
-
-
-def search(
-    session: Session,
-    filters: CatalogueFilters,
-    sort: SortKey = "rate",
-    cursor: str | None = None,
-    limit: int = 20,
-) -> CataloguePage:
-    """One page of the catalogue, ordered by ``sort`` (keyset pagination: a page's cursor
-    continues right after its last item, whatever was published meanwhile)."""
-    column, descending = SORTS[sort]
-    pv = ProductVersion
-    statement = online_versions(filters)
-    if cursor is not None:
-        value, last_id = _decode_cursor(sort, cursor)
-        if descending:
-            after = or_(column < value, and_(column == value, pv.id < last_id))
-        else:
-            after = or_(column > value, and_(column == value, pv.id > last_id))
-        statement = statement.where(after)
-    order = (column.desc(), pv.id.desc()) if descending else (column.asc(), pv.id.asc())
-    rows = session.execute(_with_names(statement).order_by(*order).limit(limit + 1)).all()
-    page, more = rows[:limit], len(rows) > limit
-    return CataloguePage(
-        items=[_catalogue_item(*row) for row in page],
-        next_cursor=_encode_cursor(sort, page[-1][0]) if more else None,
-    )
-
-
-def _catalogue_item(
-    version: ProductVersion, product_code: str, bank_name: str, bank_name_en: str
-) -> CatalogueItem:
-    return CatalogueItem(
-        product_id=version.product_id,
-        product_code=product_code,
-        version=version.number,
-        bank_id=version.bank_id,
-        bank_name=bank_name,
-        bank_name_en=bank_name_en,
-        terms=terms_from(version),
-        online_at=version.online_at,
-        synthetic=version.synthetic,
-    )
-
-
-def online_item(session: Session, product_id: int) -> CatalogueItem:
-    """The online version of a product, as the catalogue shows it (404 if none)."""
-    row = session.execute(
-        _with_names(online_versions().where(ProductVersion.product_id == product_id))
-    ).first()
-    if row is None:
-        raise NotFound(f"product {product_id} has no online version")
-    return _catalogue_item(*row)
 
 
 # ---------------------------------------------------------------------------- synthesis

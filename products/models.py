@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from finance.core.db import Base
 from finance.core.types import BigIntPK, UTCDateTime, utcnow
+from finance.institutions import models as _institutions  # noqa: F401  (products reference banks)
 
 
 class Guarantee(enum.StrEnum):

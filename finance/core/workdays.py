@@ -74,15 +74,3 @@ def working_deadline(start: dt.datetime, working_days: int) -> dt.datetime:
     last = nth_working_day_after(local_day(start), working_days)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=SHANGHAI)
     return end.astimezone(dt.UTC)
-
-
-def working_days_between(start: dt.datetime, end: dt.datetime) -> int:
-    """Working days strictly after ``start``'s day up to and including ``end``'s day
-    (Asia/Shanghai): 0 when both fall on the same day."""
-    first, last = local_day(start), local_day(end)
-    count = 0
-    current = first
-    while current < last:
-        current += dt.timedelta(days=1)
-        count += is_working_day(current)
-    return count

@@ -138,7 +138,7 @@ def _bank_outs(
                 contact_name=d.contact_name if mine else None,
                 contact_phone=d.contact_phone if mine else None,
                 contact_note=d.contact_note if mine else None,
-                status="taken" if taken else d.status,  # type: ignore[arg-type]
+                status="taken" if taken else d.status,
                 claimed_by_you=mine,
                 posted_at=d.posted_at,
                 pushed_at=push.pushed_at,

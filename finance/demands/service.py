@@ -83,18 +83,18 @@ def allowed_steps(status: str) -> list[str]:
 # ---------------------------------------------------------------------------- scoping
 
 
-def for_enterprise(uscc: str) -> Select[tuple[FinancingDemand]]:
+def for_enterprise(uscc: str) -> Select[FinancingDemand]:
     return select(FinancingDemand).where(FinancingDemand.uscc == uscc)
 
 
-def for_bank(bank_id: int) -> Select[tuple[FinancingDemand]]:
+def for_bank(bank_id: int) -> Select[FinancingDemand]:
     """Demands pushed to ``bank_id`` (whoever claimed them)."""
     return select(FinancingDemand).where(
         FinancingDemand.id.in_(select(DemandPush.demand_id).where(DemandPush.bank_id == bank_id))
     )
 
 
-def bank_queue(bank_id: int, view: str) -> Select[tuple[FinancingDemand]]:
+def bank_queue(bank_id: int, view: str) -> Select[FinancingDemand]:
     """A bank's queue: ``open`` (claimable now), ``mine`` (claimed by this bank) or
     ``all`` pushed to it."""
     scope = for_bank(bank_id)
@@ -105,7 +105,7 @@ def bank_queue(bank_id: int, view: str) -> Select[tuple[FinancingDemand]]:
     return scope
 
 
-def for_ops(city_code: str | None) -> Select[tuple[FinancingDemand]]:
+def for_ops(city_code: str | None) -> Select[FinancingDemand]:
     """Every demand; a city branch those of enterprises registered in its city."""
     query = select(FinancingDemand)
     if city_code is not None:
@@ -117,9 +117,7 @@ def for_ops(city_code: str | None) -> Select[tuple[FinancingDemand]]:
     return query
 
 
-def get_scoped(
-    session: Session, scope: Select[tuple[FinancingDemand]], demand_id: int
-) -> FinancingDemand:
+def get_scoped(session: Session, scope: Select[FinancingDemand], demand_id: int) -> FinancingDemand:
     demand = session.scalar(scope.where(FinancingDemand.id == demand_id))
     if demand is None:
         raise NotFound("no such financing demand", demand_id=demand_id)
@@ -128,7 +126,7 @@ def get_scoped(
 
 def page(
     session: Session,
-    scope: Select[tuple[FinancingDemand]],
+    scope: Select[FinancingDemand],
     *,
     before: int | None,
     limit: int,
@@ -182,8 +180,6 @@ def post(
     terms: DemandIn,
     now: dt.datetime,
     rules: MarketRules,
-    *,
-    synthetic: bool = False,
 ) -> FinancingDemand:
     """An enterprise user posts a demand; it is pushed to the first round of banks."""
     if user.uscc is None:
@@ -196,9 +192,26 @@ def post(
     enterprise = session.get(Enterprise, user.uscc)
     if enterprise is None:
         raise NotFound("the enterprise is not in the registry", uscc=user.uscc)
+    return open_demand(
+        session, enterprise, terms, now, rules, actor=f"user:{user.id}", posted_by=user.id
+    )
+
+
+def open_demand(
+    session: Session,
+    enterprise: Enterprise,
+    terms: DemandIn,
+    now: dt.datetime,
+    rules: MarketRules,
+    *,
+    actor: str,
+    posted_by: int | None = None,
+    synthetic: bool = False,
+) -> FinancingDemand:
+    """Record a demand of ``enterprise`` and push it to the first round of banks."""
     demand = FinancingDemand(
         uscc=enterprise.uscc,
-        posted_by=user.id,
+        posted_by=posted_by,
         amount_fen=terms.amount_fen,
         term_months=terms.term_months,
         purpose=terms.purpose,
@@ -216,7 +229,7 @@ def post(
     )
     session.add(demand)
     session.flush()
-    _record(session, demand, DemandEventKind.POSTED, f"user:{user.id}", now)
+    _record(session, demand, DemandEventKind.POSTED, actor, now)
     push_round(session, demand, enterprise, now, rules)
     return demand
 
@@ -364,24 +377,27 @@ def _apply(
 
 
 def _refused(demand: FinancingDemand, step: str, bank: ActingBank) -> Conflict:
+    """Why ``bank`` may not take ``step`` now, with the steps it may take (``allowed``)."""
     if demand.claimed_bank_id is not None and demand.claimed_bank_id != bank.bank_id:
         return Conflict(
             "another bank has claimed this financing demand",
             error="demand_taken",
-            status="taken",
+            demand_status="taken",
+            allowed=[],
         )
+    allowed = allowed_steps(demand.status)
     if step == "claim" and demand.claimed_bank_id == bank.bank_id:
         return Conflict(
             "your bank has already claimed this financing demand",
             error="demand_already_claimed",
-            status=demand.status,
+            demand_status=demand.status,
+            allowed=allowed,
         )
-    allowed = allowed_steps(demand.status)
     return Conflict(
         f"a {demand.status} financing demand cannot take the step '{step}'"
         + (f"; allowed: {', '.join(allowed)}" if allowed else "; it is closed"),
         error="step_not_allowed",
-        status=demand.status,
+        demand_status=demand.status,
         allowed=allowed,
     )
 
@@ -511,37 +527,45 @@ def sweep_overdue(
     flagged: list[int] = []
     reached = 0
     for demand in due:
-        # Conditional, so a claim that lands between the read and here wins cleanly.
-        landed = session.execute(
-            update(FinancingDemand)
-            .where(
-                FinancingDemand.id == demand.id,
-                FinancingDemand.status == DemandStatus.OPEN.value,
-                FinancingDemand.due_at <= now,
-            )
-            .values(
-                overdue_count=FinancingDemand.overdue_count + 1,
-                last_overdue_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if landed.rowcount != 1:  # type: ignore[attr-defined]
-            continue
-        session.refresh(demand)
-        if demand.first_overdue_at is None:
-            demand.first_overdue_at = now
-        _record(
-            session,
-            demand,
-            DemandEventKind.OVERDUE,
-            PLATFORM,
-            now,
-            round=demand.push_round,
-            working_days=rules.working_days,
-        )
-        enterprise = session.get(Enterprise, demand.uscc)
-        assert enterprise is not None  # a foreign key
-        reached += len(push_round(session, demand, enterprise, now, rules))
-        flagged.append(demand.id)
+        banks = flag_overdue(session, demand, now, rules)
+        if banks is not None:
+            flagged.append(demand.id)
+            reached += banks
     session.flush()
     return SweepResult(flagged=flagged, pushed=reached)
+
+
+def flag_overdue(
+    session: Session, demand: FinancingDemand, now: dt.datetime, rules: MarketRules
+) -> int | None:
+    """Flag ``demand`` overdue if it is still open past its round's deadline and push it
+    to the next banks; returns how many banks the new round reached, or None when it was
+    not overdue (claimed meanwhile, or not due yet)."""
+    # Conditional, so a claim that lands between the read and here wins cleanly.
+    landed = session.execute(
+        update(FinancingDemand)
+        .where(
+            FinancingDemand.id == demand.id,
+            FinancingDemand.status == DemandStatus.OPEN.value,
+            FinancingDemand.due_at <= now,
+        )
+        .values(overdue_count=FinancingDemand.overdue_count + 1, last_overdue_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if landed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    session.refresh(demand)
+    if demand.first_overdue_at is None:
+        demand.first_overdue_at = now
+    _record(
+        session,
+        demand,
+        DemandEventKind.OVERDUE,
+        PLATFORM,
+        now,
+        round=demand.push_round,
+        working_days=rules.working_days,
+    )
+    enterprise = session.get(Enterprise, demand.uscc)
+    assert enterprise is not None  # a foreign key
+    return len(push_round(session, demand, enterprise, now, rules))

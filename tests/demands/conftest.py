@@ -53,7 +53,12 @@ def build_catalogue(market: Market, now: dt.datetime) -> None:
             market.banks[code] = add_bank(session, code, now)
         b = market.banks
         market.products["B1"] = product(
-            session, b["B1"], "B1-M", now, guarantee="mortgage", cities=["410100"],
+            session,
+            b["B1"],
+            "B1-M",
+            now,
+            guarantee="mortgage",
+            cities=["410100"],
             industries=["C"],
         )
         product(session, b["B1"], "B1-P", now, rate_min_pct="3.000")
@@ -65,8 +70,9 @@ def build_catalogue(market: Market, now: dt.datetime) -> None:
         market.products["B5"] = product(session, b["B5"], "B5-P", now, rate_min_pct="4.000")
         product(session, b["X1"], "X1-G", now, guarantee="guaranteed")
         product(session, b["X2"], "X2-P", now, cities=["410400"])
-        product(session, b["X3"], "X3-P", now, max_amount_fen=10_000_000,
-                default_amount_fen=5_000_000)
+        product(
+            session, b["X3"], "X3-P", now, max_amount_fen=10_000_000, default_amount_fen=5_000_000
+        )
         product(session, b["X4"], "X4-P", now, max_term_months=6)
         product(session, b["X5"], "X5-P", now, industries=["A"])
         product(session, b["X6"], "X6-P", now, sizes=["medium"])

@@ -131,9 +131,7 @@ class Market:
     def bank_name_order(self, demand: dict[str, Any], round_: int | None = None) -> list[str]:
         by_id = {bank_id: code for code, bank_id in self.banks.items()}
         return [
-            by_id[p["bank_id"]]
-            for p in demand["pushes"]
-            if round_ is None or p["round"] == round_
+            by_id[p["bank_id"]] for p in demand["pushes"] if round_ is None or p["round"] == round_
         ]
 
 

@@ -31,9 +31,7 @@ def test_first_claim_wins_under_concurrent_claims(make_market: MarketFactory) ->
     world = market.world
     client = register_client(world)  # B1's OAuth client, beside B1's staff session
     token = consents_token(world, client)
-    claimers: list[tuple[str, dict[str, str]]] = [
-        ("B1", {"Authorization": f"Bearer {token}"})
-    ]
+    claimers: list[tuple[str, dict[str, str]]] = [("B1", {"Authorization": f"Bearer {token}"})]
     for code in ("B1", "B2", "B3", "B4", "B5"):
         browser, csrf = market.staff(code)
         claimers.append((code, session_headers(browser, csrf)))
@@ -43,7 +41,11 @@ def test_first_claim_wins_under_concurrent_claims(make_market: MarketFactory) ->
         for demand_id in demands:
             barrier = threading.Barrier(len(claimers))
 
-            def claim(headers: dict[str, str], demand_id: int = demand_id) -> httpx.Response:
+            def claim(
+                headers: dict[str, str],
+                demand_id: int = demand_id,
+                barrier: threading.Barrier = barrier,
+            ) -> httpx.Response:
                 barrier.wait(timeout=30)
                 return httpx.post(
                     f"{base}/api/v1/bank/demands/{demand_id}/claim", headers=headers, timeout=60
@@ -54,7 +56,8 @@ def test_first_claim_wins_under_concurrent_claims(make_market: MarketFactory) ->
             assert sorted(statuses) == [200] + [409] * (len(claimers) - 1), statuses
             winner = claimers[statuses.index(200)][0]
             won = answers[statuses.index(200)].json()
-            assert won["status"] == "claimed" and won["claimed_by_you"] is True
+            assert won["status"] == "claimed"
+            assert won["claimed_by_you"] is True
             assert won["contact_phone"] == DEMAND["contact_phone"]
             for (code, _), answer in zip(claimers, answers, strict=True):
                 if answer.status_code == 409:
@@ -96,7 +99,7 @@ def test_a_later_claim_sees_it_taken(market: Market) -> None:
     late = market.bank_call("B1", "POST", f"/api/v1/bank/demands/{demand['id']}/claim")
     assert late.status_code == 409
     assert late.json()["error"] == "demand_taken"
-    assert late.json()["status"] == "taken"
+    assert late.json()["demand_status"] == "taken"
     again = market.bank_call("B2", "POST", f"/api/v1/bank/demands/{demand['id']}/claim")
     assert again.status_code == 409
     assert again.json()["error"] == "demand_already_claimed"

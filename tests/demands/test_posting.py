@@ -98,7 +98,8 @@ def test_pushed_banks_see_it_without_contact_details(market: Market) -> None:
     assert item["rank"] == 2
     assert item["enterprise"]["uscc"] == market.world.uscc
     assert item["enterprise"]["size_class"] == "small"
-    assert item["contact_phone"] is None and item["contact_name"] is None
+    assert item["contact_phone"] is None
+    assert item["contact_name"] is None
     assert item["purpose"] == DEMAND["purpose"]
 
     one = market.bank_call("B2", "GET", f"/api/v1/bank/demands/{demand['id']}")

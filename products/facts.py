@@ -258,7 +258,7 @@ FACTS: tuple[Fact, ...] = (
 
 BY_NAME: Mapping[str, Fact] = {fact.name: fact for fact in FACTS}
 NUMERIC_TYPES = (FactType.COUNT, FactType.MONEY, FactType.PERCENT)
-REQUIRED_RECORD_MONTHS_MAX = 120
+RECORD_MONTHS_MAX = 120
 
 
 Value = int | float | str | None

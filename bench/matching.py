@@ -172,12 +172,13 @@ def matching_section(args: argparse.Namespace) -> None:
         f"{args.samples} timed samples per row, each an enterprise not matched before in the"
         f" run; {args.warm_up} warm-up samples not counted"
     )
-    print(f"{'':42}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'CPU mean ms':>13}")
+    print(f"{'':42}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'CPU p50':>9}{'CPU p95':>9}")
     for label, samples in wall.items():
-        ordered = sorted(samples)
+        ordered, used = sorted(samples), sorted(cpu[label])
         print(
             f"{label:42}{percentile(ordered, 0.5) * 1e3:9.2f}{percentile(ordered, 0.95) * 1e3:9.2f}"
-            f"{percentile(ordered, 0.99) * 1e3:9.2f}{statistics.fmean(cpu[label]) * 1e3:13.2f}"
+            f"{percentile(ordered, 0.99) * 1e3:9.2f}{percentile(used, 0.5) * 1e3:9.2f}"
+            f"{percentile(used, 0.95) * 1e3:9.2f}"
         )
     whole = sorted(wall["match (facts, score, every product)"])
     base = sorted(wall["  score (baseline: credit online score)"])
@@ -187,6 +188,8 @@ def matching_section(args: argparse.Namespace) -> None:
         f" p95 {p95 / percentile(base, 0.95):.1f}x"
     )
     print(f"aim p95 <= 50 ms: {'met' if p95 <= 0.050 else 'NOT met'} (p95 {p95 * 1e3:.1f} ms)")
+    cpu95 = percentile(sorted(cpu["match (facts, score, every product)"]), 0.95)
+    print(f"  (CPU time of a match, p95 {cpu95 * 1e3:.1f} ms: the wall time less waiting)")
 
 
 CITIES = ("410100", "410300", "410400", "410700", "411000", "411300", "411500")

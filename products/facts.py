@@ -24,7 +24,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    BigInteger,
+    CompoundSelect,
+    Date,
+    Integer,
+    Select,
+    String,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from credit.features import enterprise_features
@@ -245,7 +258,7 @@ FACTS: tuple[Fact, ...] = (
 
 BY_NAME: Mapping[str, Fact] = {fact.name: fact for fact in FACTS}
 NUMERIC_TYPES = (FactType.COUNT, FactType.MONEY, FactType.PERCENT)
-REQUIRED_RECORD_MONTHS_MAX = 120
+RECORD_MONTHS_MAX = 120
 
 
 Value = int | float | str | None
@@ -353,84 +366,134 @@ def _day(value: Any) -> dt.date | None:
     return value
 
 
+MONTHLY_SOURCES = ("tax", "social_insurance", "utilities")
+
+
+def _facts_query(
+    uscc: str, as_of: dt.date, window_start: dt.date, month_end: dt.date
+) -> CompoundSelect[*tuple[Any, ...]]:
+    """Everything the facts read besides the credit features, in one round trip: per
+    monthly source the as-of date of its latest record in the features' window; the
+    judicial and penalty records; the revenue reports; the registry row. Each row is
+    (branch, day, as-of date, flag, case type, role, amount)."""
+    text_null, flag_null, amount_null = (
+        null().cast(String),
+        null().cast(Integer),
+        null().cast(BigInteger),
+    )
+    branches: list[Select[*tuple[Any, ...]]] = []
+    for name in MONTHLY_SOURCES:
+        table = data_table(name)
+        branches.append(
+            select(
+                literal(name, String).label("branch"),
+                null().cast(Date).label("day"),
+                func.max(table.c.as_of_date).label("recorded"),
+                flag_null.label("flag"),
+                text_null.label("case_type"),
+                text_null.label("role"),
+                amount_null.label("amount"),
+            ).where(
+                table.c.uscc == uscc, table.c.period >= window_start, table.c.period < month_end
+            )
+        )
+    judicial = data_table("judicial")
+    branches.append(
+        select(
+            literal("judicial", String),
+            judicial.c.filed_on,
+            judicial.c.as_of_date,
+            cast(judicial.c.dishonest_debtor, Integer),
+            judicial.c.case_type,
+            judicial.c.role,
+            amount_null,
+        ).where(judicial.c.uscc == uscc, judicial.c.filed_on < as_of)
+    )
+    penalties = data_table("penalties")
+    branches.append(
+        select(
+            literal("penalties", String),
+            penalties.c.decided_on,
+            penalties.c.as_of_date,
+            cast(func.coalesce(penalties.c.repaired, False), Integer),
+            text_null,
+            text_null,
+            amount_null,
+        ).where(penalties.c.uscc == uscc, penalties.c.decided_on < as_of)
+    )
+    registration = data_table("registration")
+    branches.append(
+        select(
+            literal("registration", String),
+            registration.c.event_date,
+            registration.c.as_of_date,
+            flag_null,
+            text_null,
+            text_null,
+            registration.c.revenue_fen,
+        ).where(
+            registration.c.uscc == uscc,
+            registration.c.event_date < as_of,
+            registration.c.revenue_fen.is_not(None),
+        )
+    )
+    registry = Enterprise.__table__
+    branches.append(
+        select(
+            literal("enterprise", String),
+            registry.c.founded_on,
+            registry.c.record_date,
+            flag_null,
+            text_null,
+            text_null,
+            amount_null,
+        ).where(registry.c.uscc == uscc)
+    )
+    return union_all(*branches)
+
+
 def enterprise_facts(session: Session, uscc: str, as_of: dt.date) -> Facts:
     """The facts of one enterprise as of ``as_of`` (the score band left unknown until
-    ``with_score_band``). Four small reads besides the credit features: the as-of dates
-    of the monthly sources, the judicial and penalty records, the revenue reports and the
-    registry row."""
+    ``with_score_band``). One read besides the credit features (``_facts_query``)."""
     features = enterprise_features(session, uscc, as_of)
     month_end = dt.date(as_of.year, as_of.month, 1)
     window_start = months_before(month_end, 24)
 
-    # The as-of date the department stated for the latest record each monthly fact used.
-    monthly_sources = ("tax", "social_insurance", "utilities")
-    latest = session.execute(
-        select(
-            *(
-                select(func.max(data_table(name).c.as_of_date))
-                .where(
-                    data_table(name).c.uscc == uscc,
-                    data_table(name).c.period >= window_start,
-                    data_table(name).c.period < month_end,
-                )
-                .scalar_subquery()
-                for name in monthly_sources
-            )
-        )
-    ).one()
-    source_as_of = {name: _day(latest[i]) for i, name in enumerate(monthly_sources)}
-
-    judicial = data_table("judicial")
+    rows = session.execute(_facts_query(uscc, as_of, window_start, month_end)).all()
+    source_as_of: dict[str, dt.date | None] = dict.fromkeys(MONTHLY_SOURCES)
     dishonest: list[dt.date] = []
     enforcement: list[dt.date] = []
-    judicial_as_of: dt.date | None = None
-    for filed_on, recorded, flagged, case_type, role in session.execute(
-        select(
-            judicial.c.filed_on,
-            judicial.c.as_of_date,
-            judicial.c.dishonest_debtor,
-            judicial.c.case_type,
-            judicial.c.role,
-        ).where(judicial.c.uscc == uscc, judicial.c.filed_on < as_of)
-    ):
-        day, recorded = _day(filed_on), _day(recorded)
-        assert day is not None
-        judicial_as_of = max(filter(None, (judicial_as_of, recorded)), default=None)
-        if flagged:
-            dishonest.append(day)
-        if case_type == "enforcement" and role == "respondent":
-            enforcement.append(day)
-
-    penalties = data_table("penalties")
     penalty_days: list[dt.date] = []
+    judicial_as_of: dt.date | None = None
     penalties_as_of: dt.date | None = None
-    for decided_on, recorded, repaired in session.execute(
-        select(penalties.c.decided_on, penalties.c.as_of_date, penalties.c.repaired).where(
-            penalties.c.uscc == uscc, penalties.c.decided_on < as_of
-        )
-    ):
-        recorded = _day(recorded)
-        penalties_as_of = max(filter(None, (penalties_as_of, recorded)), default=None)
-        if not repaired:
-            day = _day(decided_on)
+    reports: list[tuple[dt.date, int, dt.date | None]] = []
+    founded: dt.date | None = None
+    registry_as_of: dt.date | None = None
+    for branch, day_value, recorded_value, flag, case_type, role, amount in rows:
+        day, recorded = _day(day_value), _day(recorded_value)
+        if branch in source_as_of:
+            source_as_of[branch] = recorded
+        elif branch == "judicial":
             assert day is not None
-            penalty_days.append(day)
-
-    # Revenue reports, latest first: the level is the credit feature's (the latest report
-    # with a revenue); the trend compares it with the report before it.
-    registration = data_table("registration")
-    reports = [
-        (_day(day), revenue, _day(recorded))
-        for day, revenue, recorded in session.execute(
-            select(registration.c.event_date, registration.c.revenue_fen, registration.c.as_of_date)
-            .where(
-                registration.c.uscc == uscc,
-                registration.c.event_date < as_of,
-                registration.c.revenue_fen.is_not(None),
-            )
-            .order_by(registration.c.event_date.desc(), registration.c.revenue_fen.desc())
-        )
-    ]
+            judicial_as_of = max(filter(None, (judicial_as_of, recorded)), default=None)
+            if flag:
+                dishonest.append(day)
+            if case_type == "enforcement" and role == "respondent":
+                enforcement.append(day)
+        elif branch == "penalties":
+            assert day is not None
+            penalties_as_of = max(filter(None, (penalties_as_of, recorded)), default=None)
+            if not flag:
+                penalty_days.append(day)
+        elif branch == "registration":
+            assert day is not None
+            reports.append((day, int(amount), recorded))
+        else:
+            founded, registry_as_of = day, recorded
+    # Revenue reports, latest first (the largest of a day first, as the credit feature
+    # picks): the level is the credit feature's; the trend compares it with the report
+    # before it.
+    reports.sort(key=lambda report: (report[0], report[1]), reverse=True)
     revenue = _fen(features["reported_revenue_yuan"])
     revenue_as_of = reports[0][2] if reports else None
     revenue_trend: float | None = None
@@ -440,9 +503,6 @@ def enterprise_facts(session: Session, uscc: str, as_of: dt.date) -> Facts:
             prior = int(earlier[0][1])
             revenue_trend = round(100.0 * (revenue - prior) / prior, 6) if prior > 0 else None
 
-    enterprise = session.get(Enterprise, uscc)
-    registry_as_of = None if enterprise is None else enterprise.record_date
-    founded = None if enterprise is None else enterprise.founded_on
     rank = features["tax_rating_rank"]
 
     def fact(name: str, value: Value, as_of_date: dt.date | None) -> tuple[str, FactValue]:

@@ -32,7 +32,7 @@ from finance.core.errors import Invalid
 from products.facts import (
     BY_NAME,
     NUMERIC_TYPES,
-    REQUIRED_RECORD_MONTHS_MAX,
+    RECORD_MONTHS_MAX,
     Fact,
     Facts,
     FactType,
@@ -185,8 +185,8 @@ class RecordsRule(_Rule):
     def _months(cls, months: Any) -> int:
         if isinstance(months, bool) or not isinstance(months, int):
             raise _error("must be a whole number of months")
-        if not 1 <= months <= REQUIRED_RECORD_MONTHS_MAX:
-            raise _error(f"must be between 1 and {REQUIRED_RECORD_MONTHS_MAX}")
+        if not 1 <= months <= RECORD_MONTHS_MAX:
+            raise _error(f"must be between 1 and {RECORD_MONTHS_MAX}")
         return months
 
     @field_validator("op")

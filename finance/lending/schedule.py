@@ -16,6 +16,7 @@ it. (The effective annual rate (1 + i)^12 - 1 would be higher; we do not show it
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import enum
 import math
@@ -61,12 +62,11 @@ class Instalment:
 
 def add_months(day: dt.date, months: int) -> dt.date:
     """The same day ``months`` later, clipped to the end of a shorter month."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
     month += 1
-    next_month = dt.date(year + month // 12, month % 12 + 1, 1)
-    last_day = (next_month - dt.timedelta(days=1)).day
-    return dt.date(year, month, min(day.day, last_day))
+    if day.day <= 28:
+        return dt.date(year, month, day.day)
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _fen(amount: Decimal) -> int:
@@ -98,43 +98,41 @@ def schedule(
     def interest_on(amount: int, months: int = 1) -> int:
         return (2 * amount * numerator * months + denominator) // (2 * denominator)
 
-    with localcontext() as context:
-        context.prec = 40
-        monthly = annual_rate_pct / HUNDRED / TWELVE
-        if method is RepaymentMethod.BULLET:
-            interest = interest_on(principal_fen, term_months)
-            return [
-                Instalment(
-                    1, term_months, add_months(start, term_months), principal_fen, interest, 0
-                )
-            ]
+    if method is RepaymentMethod.BULLET:
+        interest = interest_on(principal_fen, term_months)
+        return [
+            Instalment(1, term_months, add_months(start, term_months), principal_fen, interest, 0)
+        ]
 
-        payment = 0
-        if method is RepaymentMethod.EQUAL_INSTALMENT:
+    payment = 0
+    if method is RepaymentMethod.EQUAL_INSTALMENT:
+        with localcontext() as context:
+            context.prec = 40
+            monthly = annual_rate_pct / HUNDRED / TWELVE
             if monthly == 0:
                 payment = _fen(Decimal(principal_fen) / term_months)
             else:
                 growth = (1 + monthly) ** term_months
                 payment = _fen(Decimal(principal_fen) * monthly * growth / (growth - 1))
-        part = principal_fen // term_months
+    part = principal_fen // term_months
 
-        instalments = []
-        balance = principal_fen
-        for number in range(1, term_months + 1):
-            interest = interest_on(balance)
-            if number == term_months:
-                principal = balance
-            elif method is RepaymentMethod.EQUAL_INSTALMENT:
-                principal = min(max(payment - interest, 0), balance)
-            elif method is RepaymentMethod.EQUAL_PRINCIPAL:
-                principal = part
-            else:
-                principal = 0
-            balance -= principal
-            instalments.append(
-                Instalment(number, number, add_months(start, number), principal, interest, balance)
-            )
-        return instalments
+    instalments = []
+    balance = principal_fen
+    for number in range(1, term_months + 1):
+        interest = interest_on(balance)
+        if number == term_months:
+            principal = balance
+        elif method is RepaymentMethod.EQUAL_INSTALMENT:
+            principal = min(max(payment - interest, 0), balance)
+        elif method is RepaymentMethod.EQUAL_PRINCIPAL:
+            principal = part
+        else:
+            principal = 0
+        balance -= principal
+        instalments.append(
+            Instalment(number, number, add_months(start, number), principal, interest, balance)
+        )
+    return instalments
 
 
 def apr(principal_fen: int, fees_fen: int, instalments: Sequence[Instalment]) -> Decimal:

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from products.models import LoanProduct, ProductVersion
 from products.schemas import VersionTerms
 from products.service import publish_synthetic_versions
-from tests.authz.support import World
+from tests.authz.support import World, consents_token, register_client
 from tests.credit.builders import DataBuilder
 
 NOW = dt.datetime(2026, 11, 20, 9, tzinfo=dt.UTC)
@@ -204,3 +204,17 @@ def test_an_edited_version_is_matched_by_its_new_terms(offers: World) -> None:
     second = get_matches(world, "legal_rep", world.uscc).json()
     young = next(m for m in second["ineligible"] if m["code"] == "YOUNG")
     assert young["failed_rules"][0]["yours_en"] == "insured employees: no data"
+
+
+def test_a_banks_oauth_client_gets_nothing_either(offers: World) -> None:
+    world = offers
+    world.clock.now = dt.datetime.now(dt.UTC).replace(microsecond=0)  # assertions use real time
+    token = consents_token(world, register_client(world))
+    for path in ("matches", "portrait"):
+        response = world.http.get(
+            f"/api/v1/enterprises/{world.uscc}/{path}",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 401
+        assert "eligible" not in response.text
+        assert "facts" not in response.text

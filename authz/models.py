@@ -153,7 +153,11 @@ class AuthorizationCode(Base):
 
 
 class IssuedToken(Base):
-    """One access token (by its ``jti``) and, when issued, its refresh token (by digest)."""
+    """One access token (by its ``jti``) and, when issued, its refresh token (by digest).
+
+    Refresh tokens do not rotate: a refresh adds a row for the new access token, with no
+    refresh digest, under the same ``code_id``; the rows of one ``code_id`` are one grant
+    and are revoked together."""
 
     __tablename__ = "authz_tokens"
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Response
+from fastapi.responses import RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from authz.install import install_authz
-from finance.core import migrate
+from finance.core import migrate, outbox
+from finance.core.api_docs import install_api_docs
 from finance.core.db import get_engine, session_factory
 from finance.core.logging import configure_logging
 from finance.core.observability import Metrics, ObservabilityMiddleware
@@ -36,17 +38,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=(
             "Government data about enterprises, shared with banks under the enterprise's "
-            "consent. Errors are RFC 9457 problem details."
+            "consent. Banks authenticate with OAuth 2 under the FAPI 2.0 security profile "
+            "(PAR, PKCE, private_key_jwt, DPoP-bound tokens; metadata at "
+            "/.well-known/oauth-authorization-server). Errors are RFC 9457 problem "
+            "details. The portal for enterprises, banks' staff and ops is at /login."
         ),
+        # The reference pages are served without a CDN (finance/core/api_docs.py).
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
+    # Jobs the requests ask for leave through the outbox, kicked after each commit.
+    app.state.outbox = outbox.Relay(engine, outbox.celery_sender(settings))
+    outbox.install(app.state.session_factory, app.state.outbox)
     app.state.metrics = metrics
     # Inside the observability middleware (request ids, logs, metrics), before the router.
     app.add_middleware(DataCallRoutes)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     install_problem_handlers(app)
+    install_api_docs(app)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        """People who open the platform's address land on the portal's login page, which
+        links the API reference (/docs) for banks' integration engineers."""
+        return RedirectResponse("/login", status_code=307)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

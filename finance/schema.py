@@ -3,6 +3,7 @@
 
 from authz import models as authz
 from credit import models as credit
+from finance.core import outbox
 from finance.core.db import Base
 from finance.demands import models as demands
 from finance.enterprises import models as enterprises
@@ -22,5 +23,6 @@ __all__ = [
     "ingestion",
     "institutions",
     "lending",
+    "outbox",
     "products",
 ]

@@ -23,6 +23,7 @@ others back.
 
 from __future__ import annotations
 
+import logging
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -33,6 +34,8 @@ from typing import Any
 from celery import Celery, bootsteps
 from celery.schedules import crontab
 
+from finance.core import outbox
+from finance.core.db import get_engine
 from finance.core.settings import Settings, get_settings
 from finance.core.worker_presence import HEARTBEAT_SECONDS, remove_heartbeat, write_heartbeat
 
@@ -66,6 +69,38 @@ def heartbeat_step(data_dir: Path) -> type[bootsteps.StartStopStep]:
             remove_heartbeat(data_dir, worker.hostname)
 
     return Heartbeat
+
+
+def outbox_step(settings: Settings) -> type[bootsteps.StartStopStep]:
+    """A worker step that relays the outbox every ``POLL_SECONDS``: what a web process
+    could not send (broker down, process gone between commit and send) leaves from here
+    (see ``finance.core.outbox``)."""
+
+    class OutboxRelay(bootsteps.StartStopStep):  # type: ignore[misc]
+        requires = ("celery.worker.components:Timer",)
+
+        def __init__(self, worker: Any, **kwargs: Any) -> None:
+            super().__init__(worker, **kwargs)
+            self.timer_entry: Any = None
+            self.relay: outbox.Relay | None = None
+
+        def start(self, worker: Any) -> None:
+            relay = outbox.Relay(get_engine(settings), outbox.celery_sender(settings))
+            self.relay = relay
+
+            def relay_pass() -> None:
+                try:
+                    relay.relay_once()
+                except Exception:  # the database is unreachable: the next tick retries
+                    logging.getLogger("workers.outbox").exception("outbox relay pass failed")
+
+            self.timer_entry = worker.timer.call_repeatedly(outbox.POLL_SECONDS, relay_pass)
+
+        def stop(self, worker: Any) -> None:
+            if self.timer_entry is not None:
+                self.timer_entry.cancel()
+
+    return OutboxRelay
 
 
 def make_app(settings: Settings | None = None) -> Celery:
@@ -111,6 +146,7 @@ def make_app(settings: Settings | None = None) -> Celery:
         },
     )
     celery.steps["worker"].add(heartbeat_step(settings.resolved_data_dir))
+    celery.steps["worker"].add(outbox_step(settings))
     return celery
 
 

@@ -2,10 +2,10 @@
 Core §9): a JWT signed with a key from the client's registered JWKS.
 
 Refused: an ``aud`` other than this issuer or its token/PAR endpoints (§3 item 3), a
-missing or passed ``exp`` (item 4) beyond the 60 s skew allowance, an ``iat`` more than
-60 s in the future or an assertion living longer than ``MAX_LIFETIME``, a ``jti`` seen
-before (item 7), ``iss``/``sub`` not the client id (items 1-2), an algorithm outside
-FAPI 2.0's ES256/PS256.
+missing or passed ``exp`` (item 4) beyond the 60 s skew allowance, an ``iat`` or ``nbf``
+more than ``FUTURE_LEEWAY`` (10 s, FAPI 2.0 §5.3.2.1 item 14) in the future, an assertion
+living longer than ``MAX_LIFETIME``, a ``jti`` seen before (item 7), ``iss``/``sub`` not
+the client id (items 1-2), an algorithm outside FAPI 2.0's ES256/PS256.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
-from authz.oauth.dpop import remember_jti
+from authz.oauth.dpop import FUTURE_LEEWAY, remember_jti
 
 SKEW = dt.timedelta(seconds=60)
 MAX_LIFETIME = dt.timedelta(minutes=60)
@@ -70,10 +70,16 @@ class PrivateKeyJWTAuthentication(JWTBearerClientAssertion):  # type: ignore[mis
             raise InvalidClientError(description="The client assertion has no exp.")
         if exp + skew <= now:
             raise InvalidClientError(description="The client assertion has expired.")
+        ahead = FUTURE_LEEWAY.total_seconds()
         iat = claims.get("iat", now)
-        if not isinstance(iat, int | float) or iat > now + skew:
+        if not isinstance(iat, int | float) or iat > now + ahead:
             raise InvalidClientError(
-                description="The client assertion's iat is beyond the allowed clock skew."
+                description=f"The client assertion's iat is more than {ahead:g} s in the future."
+            )
+        nbf = claims.get("nbf", now)
+        if not isinstance(nbf, int | float) or nbf > now + ahead:
+            raise InvalidClientError(
+                description=f"The client assertion's nbf is more than {ahead:g} s in the future."
             )
         if exp - min(iat, now) > MAX_LIFETIME.total_seconds() + skew:
             raise InvalidClientError(description="The client assertion lives too long.")

@@ -2,7 +2,8 @@
 
 A proof is a JWT with ``typ: dpop+jwt`` (§4.2), signed by the private half of the public
 JWK in its header, naming the HTTP method (``htm``) and URI without query and fragment
-(``htu``, §4.3 check 9-10), issued within ``MAX_AGE`` of now (``iat``, check 11), with a
+(``htu``, §4.3 check 9-10), issued within ``MAX_AGE`` before now and at most
+``FUTURE_LEEWAY`` after it (``iat``, check 11; FAPI 2.0 §5.3.2.1 item 14), with a
 unique ``jti`` (check 12, §11.1) and, at a resource, the hash of the access token
 (``ath``, §4.3 check 12 / §7). The token carries the key's RFC 7638 thumbprint in
 ``cnf.jkt`` (§6.1).
@@ -36,7 +37,10 @@ from authz.sql import insert_if_absent
 
 ALGORITHMS = ("ES256", "PS256")
 MAX_AGE = dt.timedelta(seconds=60)
-FUTURE_LEEWAY = dt.timedelta(seconds=5)
+# FAPI 2.0 Security Profile §5.3.2.1 item 14: a JWT the server receives (a DPoP proof, a
+# client assertion) whose iat is 0 to 10 s ahead of the server's clock is accepted, for
+# clients whose clocks run a little fast; one further ahead is refused.
+FUTURE_LEEWAY = dt.timedelta(seconds=10)
 
 
 class DPoPError(Exception):
@@ -229,8 +233,12 @@ def check_proof(
     if not isinstance(iat, int | float):
         raise DPoPError("the DPoP proof has no iat")
     issued = dt.datetime.fromtimestamp(iat, dt.UTC)
-    if issued < now - MAX_AGE or issued > now + FUTURE_LEEWAY:
-        raise DPoPError("the DPoP proof's iat is stale or in the future")
+    if issued < now - MAX_AGE:
+        raise DPoPError(f"the DPoP proof's iat is more than {MAX_AGE.seconds} s old")
+    if issued > now + FUTURE_LEEWAY:
+        raise DPoPError(
+            f"the DPoP proof's iat is more than {FUTURE_LEEWAY.seconds} s in the future"
+        )
     jti = body.get("jti")
     if not isinstance(jti, str) or not 8 <= len(jti) <= 256:
         raise DPoPError("the DPoP proof has no usable jti")

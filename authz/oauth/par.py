@@ -4,8 +4,10 @@ The client POSTs its authorization request to the PAR endpoint, authenticating a
 token endpoint (§2); the request is validated as the authorization endpoint would
 (§2.1: Authlib's code grant with PKCE S256, plus the consent it asks the enterprise to
 approve) and stored under a one-time ``request_uri`` that expires in under 60 s (§2.2,
-FAPI 2.0 §5.3.2.2). The authorization endpoint then accepts only ``client_id`` and
-``request_uri`` (§4), for that client only, once.
+FAPI 2.0 §5.3.2.2). FAPI 2.0 §5.3.2.2 item 6 also makes ``redirect_uri`` required in the
+pushed request, even for a client with a single registered URI. The authorization
+endpoint then accepts only ``client_id`` and ``request_uri`` (§4), for that client only,
+once.
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ def push(server: PlatformAuthorizationServer, request: StarletteOAuth2Request) -
             raise InvalidRequestError("'request_uri' may not be pushed.")
         if form.get("client_id", [client.get_client_id()]) != [client.get_client_id()]:
             raise InvalidRequestError("'client_id' is not the authenticated client.")
+        if not form.get("redirect_uri", [""])[0]:
+            raise InvalidRequestError(
+                "'redirect_uri' is required in a pushed authorization request "
+                "(FAPI 2.0 Security Profile, section 5.3.2.2)."
+            )
         params = {
             key: values[0]
             for key, values in form.items()

@@ -6,8 +6,9 @@ adapter (``StarletteOAuth2Request``) built from an already-read Starlette reques
 (the request dependency owns commit and rollback). On top of Authlib's RFC 6749 grants:
 PKCE with S256 only (RFC 7636 §4.2, plain refused), single-use 60 s authorization codes
 whose reuse revokes every token issued from them (RFC 6749 §4.1.2, §10.5), ``iss`` in the
-authorization response (RFC 9207 §2), DPoP-bound tokens (RFC 9449 §5, §10) and rotating
-refresh tokens bound to the consent they serve.
+authorization response (RFC 9207 §2), DPoP-bound tokens (RFC 9449 §5, §10) and refresh
+tokens that do not rotate (FAPI 2.0 §5.3.2.1 item 10), bound to the DPoP key and to the
+consent they serve.
 """
 
 from __future__ import annotations
@@ -269,11 +270,7 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
             return None
         if row.used_at is not None:
             # A replayed code: whoever holds it may not be the client; end what it bought.
-            server.session.execute(
-                update(IssuedToken)
-                .where(IssuedToken.code_id == row.id, IssuedToken.revoked_at.is_(None))
-                .values(revoked_at=server.now)
-            )
+            revoke_grant(server.session, row.id, server.now)
             raise InvalidGrantError("The authorization code was already used.")
         if row.expires_at <= server.now:
             raise InvalidGrantError("The authorization code has expired.")
@@ -336,12 +333,17 @@ class CredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]
 
 
 class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
-    """Refresh tokens rotate on every use and die with their consent. A spent (rotated or
-    revoked) refresh token presented again ends every token of that client under that
-    consent: one of the two holders is not the client (RFC 9700 §4.14.2)."""
+    """Refresh tokens do not rotate (FAPI 2.0 §5.3.2.1 item 10): a refresh answers with a
+    new DPoP-bound access token and no new refresh token, so the client keeps using the
+    one it has (RFC 6749 §6), and a bank that lost a refresh response simply refreshes
+    again. The refresh token lives until its grant ends: revoked (RFC 7009, or by a
+    replayed authorization code), its consent no longer live (revoked, expired) or the
+    client no longer active. It is bound to the DPoP key the code was exchanged with,
+    so a stolen copy is useless without that private key; that binding and revocation
+    take the place of the reuse detection rotation gave (RFC 9700 §4.14.2)."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
-    INCLUDE_NEW_REFRESH_TOKEN = True
+    INCLUDE_NEW_REFRESH_TOKEN = False
     server: PlatformAuthorizationServer
 
     def authenticate_refresh_token(self, refresh_token: str) -> TokenAdapter | None:
@@ -349,18 +351,7 @@ class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
         row = server.session.scalar(
             select(IssuedToken).where(IssuedToken.refresh_digest == digest(refresh_token))
         )
-        if row is None:
-            return None
-        if row.revoked_at is not None:
-            server.session.execute(
-                update(IssuedToken)
-                .where(
-                    IssuedToken.client_id == row.client_id,
-                    IssuedToken.consent_id == row.consent_id,
-                    IssuedToken.revoked_at.is_(None),
-                )
-                .values(revoked_at=server.now)
-            )
+        if row is None or row.revoked_at is not None:
             return None
         if row.refresh_expires_at is None or row.refresh_expires_at <= server.now:
             return None
@@ -381,7 +372,18 @@ class RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
         return self.server.session.get(User, user_id) if user_id is not None else None
 
     def revoke_old_credential(self, refresh_token: TokenAdapter) -> None:
-        refresh_token.row.revoked_at = self.server.now
+        """Nothing is revoked: the refresh token stays usable, and the access token it
+        replaces expires on its own within ``ACCESS_TOKEN_LIFETIME``."""
+
+
+def revoke_grant(session: Session, code_id: int, now: dt.datetime) -> None:
+    """End one grant: every token issued from one authorization code, by its exchange
+    and by every refresh since (they all carry the code's id)."""
+    session.execute(
+        update(IssuedToken)
+        .where(IssuedToken.code_id == code_id, IssuedToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
 
 
 def _query_token(server: PlatformAuthorizationServer, token: str) -> TokenAdapter | None:
@@ -404,7 +406,8 @@ def _query_token(server: PlatformAuthorizationServer, token: str) -> TokenAdapte
 
 
 class Revocation(RevocationEndpoint):  # type: ignore[misc]
-    """RFC 7009: revoking a refresh token or an access token revokes that grant."""
+    """RFC 7009: revoking a refresh token or an access token revokes that grant: the
+    refresh token and every access token issued with it or from it (§2.1)."""
 
     CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
     server: PlatformAuthorizationServer
@@ -413,7 +416,10 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
         return _query_token(self.server, token_string)
 
     def revoke_token(self, token: TokenAdapter, request: Any) -> None:
-        token.row.revoked_at = self.server.now
+        if token.row.code_id is None:  # a client-credentials token is a grant of its own
+            token.row.revoked_at = self.server.now
+        else:
+            revoke_grant(self.server.session, token.row.code_id, self.server.now)
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
@@ -582,7 +588,11 @@ class PlatformAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     ) -> Response:
         header_map = dict(headers)
         if status in (301, 302, 303):
-            return Response(status_code=status, headers=header_map)
+            # Authlib redirects with 302, after which a user agent may re-send the POSTed
+            # consent form (ticket, CSRF token) to the client. FAPI 2.0 §5.3.2.1 item 11
+            # and RFC 9700 §4.12 ask for 303 See Other on every authorization response:
+            # code, rejection or error alike.
+            return Response(status_code=303, headers=header_map)
         header_map.update(dict(NO_STORE))
         header_map.pop("Content-Type", None)
         return JSONResponse(body, status_code=status, headers=header_map)

@@ -43,6 +43,10 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "submit": {"zh": "提交", "en": "Submit"},
     "switch": {"zh": "English", "en": "中文"},
+    "api_reference": {
+        "zh": "银行接口文档（API 参考）",
+        "en": "API reference for banks' integration engineers",
+    },
     # Consent statuses, keyed ``status_<status>`` (the API keeps the English codes).
     "status_AwaitingAuthorisation": {"zh": "待授权", "en": "Awaiting authorisation"},
     "status_Authorised": {"zh": "已授权", "en": "Authorised"},

@@ -15,7 +15,7 @@ from authz import cli as authz_cli
 from finance.cli import credit, ingest, synth
 from finance.cli.output import console, fail, print_json
 from finance.cli.worker import worker
-from finance.core import migrate
+from finance.core import migrate, outbox
 from finance.core.db import get_engine, transaction
 from finance.core.errors import DomainError
 from finance.core.settings import get_settings
@@ -95,6 +95,42 @@ def enterprise_show(uscc: str, as_json: JsonOpt = False) -> None:
         for key, value in figures.items():
             table.add_row(key, "" if value is None else str(value))
         console.print(table)
+
+
+@app.command("outbox")
+def outbox_status(
+    relay: Annotated[
+        bool, typer.Option("--relay", help="Send what waits to the broker (one pass) first.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Jobs waiting in the transactional outbox (sent by the workers every second)."""
+    settings = get_settings()
+    engine = get_engine(settings)
+    result: dict[str, object] = {}
+    if relay:
+        sent = outbox.Relay(engine, outbox.celery_sender(settings)).relay_once()
+        result |= {"sent": sent.sent, "failed": sent.failed}
+    with transaction(engine) as session:
+        waiting = outbox.backlog(session)
+    result |= {
+        "pending": waiting.pending,
+        "oldest": waiting.oldest,
+        "failing": waiting.failing,
+        "last_error": waiting.last_error,
+    }
+    if as_json:
+        print_json(result)
+        return
+    if relay:
+        console.print(f"sent {result['sent']}, failed {result['failed']}")
+    console.print(
+        f"pending {waiting.pending} (oldest {waiting.oldest or '-'}), failing {waiting.failing}"
+    )
+    if waiting.last_error:
+        console.print(f"last error: {waiting.last_error}")
+    if relay and result["failed"]:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ the order is total and repeatable.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -43,12 +43,21 @@ def acceptable_guarantees(offered: str) -> list[str]:
     return sorted({Guarantee.PURE_CREDIT.value, offered})
 
 
-def fit_score(version: ProductVersion, offered: str, enterprise: Enterprise) -> int:
+def fit_score(
+    offered: str,
+    enterprise: Enterprise,
+    *,
+    guarantee: str,
+    cities: Sequence[str],
+    industries: Sequence[str],
+    sizes: Sequence[str],
+) -> int:
+    """The fit of a version with these terms to a demand offering ``offered``."""
     return (
-        EXACT_GUARANTEE * (version.guarantee == offered)
-        + CITY_NAMED * (enterprise.city_code in version.cities)
-        + INDUSTRY_NAMED * (enterprise.industry_section in version.industries)
-        + SIZE_NAMED * (enterprise.size_class in version.sizes)
+        EXACT_GUARANTEE * (guarantee == offered)
+        + CITY_NAMED * (enterprise.city_code in cities)
+        + INDUSTRY_NAMED * (enterprise.industry_section in industries)
+        + SIZE_NAMED * (enterprise.size_class in sizes)
     )
 
 
@@ -63,6 +72,8 @@ def fitting_banks(
     limit: int,
 ) -> list[BankFit]:
     """The best-fitting ``limit`` banks for a demand, excluding ``exclude_banks``."""
+    pv = ProductVersion
+    # Only the columns the fit reads: the rules and policy JSON stay in the database.
     query = online_versions(
         CatalogueFilters(
             guarantee=acceptable_guarantees(guarantee),
@@ -72,21 +83,37 @@ def fitting_banks(
             industry=enterprise.industry_section,
             size=enterprise.size_class,
         )
+    ).with_only_columns(
+        pv.id,
+        pv.bank_id,
+        pv.product_id,
+        pv.guarantee,
+        pv.cities,
+        pv.industries,
+        pv.sizes,
+        pv.rate_min_pct,
     )
     if exclude_banks:
-        query = query.where(ProductVersion.bank_id.not_in(list(exclude_banks)))
+        query = query.where(pv.bank_id.not_in(list(exclude_banks)))
     best: dict[int, BankFit] = {}
-    for version in session.scalars(query):
+    for row in session.execute(query):
         candidate = BankFit(
-            bank_id=version.bank_id,
-            product_id=version.product_id,
-            version_id=version.id,
-            fit=fit_score(version, guarantee, enterprise),
-            rate_min_pct=version.rate_min_pct,
+            bank_id=row.bank_id,
+            product_id=row.product_id,
+            version_id=row.id,
+            fit=fit_score(
+                guarantee,
+                enterprise,
+                guarantee=row.guarantee,
+                cities=row.cities,
+                industries=row.industries,
+                sizes=row.sizes,
+            ),
+            rate_min_pct=row.rate_min_pct,
         )
-        current = best.get(version.bank_id)
+        current = best.get(row.bank_id)
         if current is None or _order(candidate) < _order(current):
-            best[version.bank_id] = candidate
+            best[row.bank_id] = candidate
     return sorted(best.values(), key=_order)[:limit]
 
 

@@ -281,8 +281,8 @@ def push_round(
         banks=[push.bank_id for push in added],
         due_at=demand.due_at.isoformat(),
     )
-    for push in added:
-        _notify_bank(session, push.bank_id, "demand.pushed", _pushed_payload(demand, push), now)
+    payloads = {push.bank_id: _pushed_payload(demand, push) for push in added}
+    _notify_banks(session, payloads, "demand.pushed", now)
     session.flush()
     return added
 
@@ -304,14 +304,20 @@ def _pushed_payload(demand: FinancingDemand, push: DemandPush) -> dict[str, Any]
     }
 
 
-def _notify_bank(
-    session: Session, bank_id: int, event_type: str, payload: dict[str, Any], now: dt.datetime
+def _notify_banks(
+    session: Session, payloads: dict[int, dict[str, Any]], event_type: str, now: dt.datetime
 ) -> None:
-    """An event for every active OAuth client of the bank (its log and its webhook)."""
+    """An event for every active OAuth client of each bank in ``payloads`` (its log and
+    its webhook), with that bank's payload."""
+    if not payloads:
+        return
     clients = session.scalars(
-        select(OAuthClient).where(
-            OAuthClient.bank_id == bank_id, OAuthClient.status == ClientStatus.ACTIVE.value
+        select(OAuthClient)
+        .where(
+            OAuthClient.bank_id.in_(list(payloads)),
+            OAuthClient.status == ClientStatus.ACTIVE.value,
         )
+        .order_by(OAuthClient.id)
     )
     for client in clients:
         record_client_event(
@@ -319,7 +325,7 @@ def _notify_bank(
             client_id=client.client_id,
             webhook=bool(client.webhook_url),
             event_type=event_type,
-            payload=payload,
+            payload=payloads[client.bank_id],
             now=now,
         )
 
@@ -426,9 +432,8 @@ def claim(session: Session, demand_id: int, bank: ActingBank, now: dt.datetime) 
         },
     )
     taken = {"demand_id": demand.id, "status": "taken", "at": now.isoformat()}
-    for push in pushes_of(session, [demand.id])[demand.id]:
-        if push.bank_id != bank.bank_id:
-            _notify_bank(session, push.bank_id, "demand.taken", taken, now)
+    others = {p.bank_id for p in pushes_of(session, [demand.id])[demand.id]} - {bank.bank_id}
+    _notify_banks(session, dict.fromkeys(others, taken), "demand.taken", now)
     return claimed
 
 

@@ -40,7 +40,7 @@ from products.models import Guarantee
 
 STREAM = 11  # this component's random stream (SynthConfig.rng)
 SHARE = 0.02  # of the enterprises post one demand ...
-MAX_DEMANDS = 2_000  # ... up to this many
+MAX_DEMANDS = 1_000  # ... up to this many
 ROUNDS = 3  # push rounds before the simulation leaves a demand unclaimed
 CLAIM_PER_ROUND = 0.7  # a round with pushed banks ends in a claim
 CONTACTED = 0.9  # a claiming bank reaches the enterprise

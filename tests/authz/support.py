@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from authlib.oauth2.rfc7523.assertion import private_key_jwt_sign
 from fastapi.testclient import TestClient
 from joserfc import jwt
 from joserfc.jwk import ECKey
@@ -30,6 +32,7 @@ from finance.ingestion.models import IngestBatch
 from finance.institutions.models import Bank
 
 BASE = "https://testserver"
+TOKEN_URL = BASE + "/oauth2/token"
 PASSWORD = "correct horse battery"
 ID_NUMBER = "410102198001011234"
 REDIRECT_URI = "https://bank.example/callback"
@@ -149,6 +152,22 @@ def client_assertion(
         "jti": jti or secrets.token_urlsafe(16),
     }
     return jwt.encode({"alg": "ES256", "kid": key.kid}, claims, key)
+
+
+class ShortLivedPrivateKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
+    """Authlib's private_key_jwt (the independent client's side of RFC 7523) with a fresh
+    jti and a two-minute assertion per call."""
+
+    alg = "ES256"
+
+    def sign(self, auth: Any, token_endpoint: str) -> str:
+        return private_key_jwt_sign(  # type: ignore[no-any-return]
+            auth.client_secret,
+            client_id=auth.client_id,
+            token_endpoint=TOKEN_URL,
+            alg="ES256",
+            expires_in=120,
+        )
 
 
 def login(browser: TestClient, username: str, password: str, next_target: str = "") -> Any:

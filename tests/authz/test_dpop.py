@@ -97,3 +97,19 @@ def test_a_malformed_header_is_refused(protected: dict[str, Any], message: str) 
 def test_what_is_not_a_compact_jws_is_refused(proof: str) -> None:
     with pytest.raises(DPoPError):
         _check(proof)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "refusal"),
+    [(-60, None), (-61, "old"), (0, None), (8, None), (10, None), (11, "future"), (15, "future")],
+)
+def test_iat_may_be_up_to_ten_seconds_ahead(seconds: int, refusal: str | None) -> None:
+    """FAPI 2.0 §5.3.2.1 item 14: 0 to 10 s ahead of the server's clock is accepted."""
+    claims = _claims(iat=int(NOW.timestamp()) + seconds)
+    protected = {"typ": "dpop+jwt", "alg": "ES256", "jwk": EC_KEY.as_dict(private=False)}
+    proof = jwt.encode(protected, claims, EC_KEY, algorithms=["ES256"])
+    if refusal is None:
+        assert _check(proof) == EC_KEY.thumbprint()
+    else:
+        with pytest.raises(DPoPError, match=refusal):
+            _check(proof)

@@ -1,44 +1,29 @@
 """The whole bank journey, driven by Authlib's own OAuth client (httpx integration) with
 private_key_jwt and PKCE, and joserfc for DPoP proofs: register a client with a JWKS, ops
-approve, create a consent, PAR, the enterprise approves, code exchange, data calls,
-refresh, revocation."""
+approve, create a consent, PAR, the enterprise approves (303 back to the bank), code
+exchange, data calls, refresh (no rotation), revocation."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
-from authlib.oauth2.rfc7523 import PrivateKeyJWT
-from authlib.oauth2.rfc7523.assertion import private_key_jwt_sign
 from joserfc import jws
 from joserfc.jwk import KeySet
 
 from tests.authz.support import (
     BASE,
     REDIRECT_URI,
+    TOKEN_URL,
+    ShortLivedPrivateKeyJWT,
     World,
     _hidden,
     dpop_proof,
     register_client,
 )
-
-TOKEN_URL = BASE + "/oauth2/token"
-
-
-class ShortLivedPrivateKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
-    """Authlib's private_key_jwt with a fresh jti and a two-minute assertion per call."""
-
-    alg = "ES256"
-
-    def sign(self, auth: Any, token_endpoint: str) -> str:
-        return private_key_jwt_sign(  # type: ignore[no-any-return]
-            auth.client_secret,
-            client_id=auth.client_id,
-            token_endpoint=TOKEN_URL,
-            alg="ES256",
-            expires_in=120,
-        )
 
 
 def test_full_bank_journey(world: World) -> None:
@@ -117,7 +102,7 @@ def test_full_bank_journey(world: World) -> None:
         },
         follow_redirects=False,
     )
-    assert decided.status_code == 302
+    assert decided.status_code == 303  # FAPI 2.0 §5.3.2.1 item 11
     callback = decided.headers["location"]
     returned = dict(parse_qsl(urlsplit(callback).query))
     assert returned["iss"] == BASE
@@ -166,16 +151,24 @@ def test_full_bank_journey(world: World) -> None:
     assert profile.status_code == 200
     assert set(profile.json()["categories"]) == {"tax"}
 
-    # Introspection shows the binding; refresh rotates and stays DPoP-bound.
+    # Introspection shows the binding. A refresh answers with a new DPoP-bound access
+    # token and no new refresh token (FAPI 2.0 §5.3.2.1 item 10: no rotation), so
+    # Authlib keeps the one it has, and it works again.
     introspected = oauth.introspect_token(BASE + "/oauth2/introspect", token=access).json()
     assert introspected["active"] is True
     assert introspected["consent_id"] == consent_id
-    refreshed = oauth.refresh_token(
-        TOKEN_URL,
-        refresh_token=token["refresh_token"],
-        headers={"DPoP": dpop_proof(bank.dpop_key, "POST", TOKEN_URL, now=world.now)},
-    )
-    assert refreshed["refresh_token"] != token["refresh_token"]
+    refresh_token = token["refresh_token"]
+    for _ in range(2):
+        refreshed = dict(
+            oauth.refresh_token(
+                TOKEN_URL,
+                refresh_token=refresh_token,
+                headers={"DPoP": dpop_proof(bank.dpop_key, "POST", TOKEN_URL, now=world.now)},
+            )
+        )
+        assert refreshed["token_type"] == "DPoP"
+        assert refreshed["refresh_token"] == refresh_token
+        assert refreshed["access_token"] != access
     assert (
         data_call(
             f"/api/v1/data/enterprises/{world.uscc}/tax", refreshed["access_token"]
@@ -187,17 +180,26 @@ def test_full_bank_journey(world: World) -> None:
     calls = browser.get(f"/api/v1/my/consents/{consent_id}/calls").json()
     assert len([c for c in calls if c["outcome"] == "allowed"]) == 4
 
-    # Revocation (RFC 7009) ends the refreshed grant at once.
+    # Revocation (RFC 7009) of the refresh token ends the grant at once: every access
+    # token issued with it or from it, and the refresh token itself.
     revoked = oauth.revoke_token(
-        BASE + "/oauth2/revoke", token=refreshed["refresh_token"], token_type_hint="refresh_token"
+        BASE + "/oauth2/revoke", token=refresh_token, token_type_hint="refresh_token"
     )
     assert revoked.status_code == 200
-    after = data_call(f"/api/v1/data/enterprises/{world.uscc}/tax", refreshed["access_token"])
-    assert after.status_code == 401
-    assert after.json()["error"] == "invalid_token"
+    for issued in (access, refreshed["access_token"]):
+        after = data_call(f"/api/v1/data/enterprises/{world.uscc}/tax", issued)
+        assert after.status_code == 401
+        assert after.json()["error"] == "invalid_token"
     assert oauth.introspect_token(
         BASE + "/oauth2/introspect", token=refreshed["access_token"]
     ).json() == {"active": False}
+    with pytest.raises(OAuthError) as refused:
+        oauth.refresh_token(
+            TOKEN_URL,
+            refresh_token=refresh_token,
+            headers={"DPoP": dpop_proof(bank.dpop_key, "POST", TOKEN_URL, now=world.now)},
+        )
+    assert refused.value.error == "invalid_grant"
 
     # The bank's event log holds the authorisation.
     events = world.http.get(

@@ -606,28 +606,3 @@ def test_portal_json_calls_need_the_csrf_token(world: World) -> None:
         browser.post("/api/v1/clients", json=body, headers={"X-CSRF-Token": csrf}).status_code
         == 422
     )  # now only the JWKS
-
-
-def test_replayed_refresh_token_ends_the_grant(world: World, authorised: Authorised) -> None:
-    def refresh(token: str) -> Any:
-        return world.http.post(
-            "/oauth2/token",
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": token,
-                **authorised.bank.assertion(world),
-            },
-            headers={
-                "DPoP": dpop_proof(
-                    authorised.bank.dpop_key, "POST", BASE + "/oauth2/token", now=world.now
-                )
-            },
-        )
-
-    rotated = refresh(authorised.token["refresh_token"])
-    assert rotated.status_code == 200
-    new_access = rotated.json()["access_token"]
-    assert call_data(world, authorised.bank, new_access, tax(world)).status_code == 200
-    problem(refresh(authorised.token["refresh_token"]), 400, "invalid_grant")
-    problem(call_data(world, authorised.bank, new_access, tax(world)), 401, "invalid_token")
-    problem(refresh(rotated.json()["refresh_token"]), 400, "invalid_grant")

@@ -315,6 +315,7 @@ def fire(
         online = session.scalar(
             select(ProductVersion).where(
                 ProductVersion.product_id == version.product_id,
+                ProductVersion.id != version.id,  # itself, if a concurrent approval won
                 ProductVersion.status == VersionStatus.ONLINE.value,
             )
         )

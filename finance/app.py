@@ -17,10 +17,13 @@ from finance.core.logging import configure_logging
 from finance.core.observability import Metrics, ObservabilityMiddleware
 from finance.core.problems import install_problem_handlers, problem
 from finance.core.settings import Settings, get_settings
+from finance.demands.endpoints import router as demands_router
 from finance.enterprises.endpoints import router as enterprise_router
 from finance.govdata.data_api import router as data_call_router
 from finance.govdata.endpoints import catalogue_router, internal_router
 from finance.ingestion.endpoints import router as ingestion_router
+from products.endpoints import router as products_router
+from products.match_endpoints import router as enterprise_view_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -91,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(data_call_router)
     install_authz(app, settings, engine)
     app.include_router(catalogue_router)
+    app.include_router(demands_router)
+    app.include_router(products_router)
+    app.include_router(enterprise_view_router)
     if settings.internal_api_enabled:
         app.include_router(enterprise_router)
         app.include_router(internal_router)

@@ -1,7 +1,7 @@
 """core: transactional outbox
 
 Revision ID: 0560_core_outbox
-Revises: 0400_credit_industry_index
+Revises: 0550_demands
 Create Date: 2026-12-01 02:30:00
 
 Jobs asked for inside a transaction, sent to the broker by a relay after it commits
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0560_core_outbox"
-down_revision: str | None = "0400_credit_industry_index"
+down_revision: str | None = "0550_demands"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -33,8 +33,10 @@ from finance.synth.departments import observe
 from finance.synth.files import department_tables, write_table
 from finance.synth.lending import LoanBook, loan_book
 from finance.synth.malformed import Fault, MalformedRows, malformed_rows
+from finance.synth.products import synthetic_terms
 from finance.synth.province import Province, SynthConfig, generate_province
 from products.models import LoanProduct
+from products.service import publish_synthetic_versions
 
 INSERT_BATCH = 5_000
 INGESTED_BY = "finance synth"
@@ -245,34 +247,22 @@ def _insert_book(
     product_ids = _existing(connection, products_table, book.products["code"])
     new_products = book.products[~book.products["code"].isin(product_ids)]
     if len(new_products):
-        product_rows: list[dict[str, Any]] = [
-            {
-                "bank_id": bank_ids[p["bank_code"]],
-                **{k: p[k] for k in ("code", "name", "guarantee", "target_sizes")},
-                **{
-                    k: int(p[k])
-                    for k in (
-                        "min_amount_fen",
-                        "max_amount_fen",
-                        "min_term_months",
-                        "max_term_months",
-                    )
-                },
-                "rate_min_pct": Decimal(str(p["rate_min_pct"])),
-                "rate_max_pct": Decimal(str(p["rate_max_pct"])),
-                "status": "published",
-                "synthetic": True,
-            }
-            for p in new_products.to_dict("records")
+        records = new_products.to_dict("records")
+        identities = [
+            {"bank_id": bank_ids[p["bank_code"]], "code": p["code"], "synthetic": True}
+            for p in records
         ]
-        product_ids.update(
-            zip(
-                new_products["code"],
-                _insert_returning_ids(connection, products_table, product_rows),
-                strict=True,
-            )
+        new_ids = _insert_returning_ids(connection, products_table, identities)
+        product_ids.update(zip(new_products["code"], new_ids, strict=True))
+        publish_synthetic_versions(
+            connection,
+            [
+                (product_id, bank_ids[p["bank_code"]], synthetic_terms(p))
+                for product_id, p in zip(new_ids, records, strict=True)
+            ],
+            at=dt.datetime.combine(synthetic.config.start, dt.time(), dt.UTC),
         )
-        summary.products = len(product_rows)
+        summary.products = len(identities)
     truth_table = _table_of(SyntheticLoanTruth)
     already = connection.execute(
         select(truth_table.c.loan_id).where(truth_table.c.seed == seed).limit(1)

@@ -4,7 +4,6 @@ the registration record reach the bank masked; the 310 flow's consent service.""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 from sqlalchemy import insert, select
 
@@ -76,19 +75,7 @@ def test_every_category_is_served_and_ids_are_masked(world: World) -> None:
 def test_310_application_grants_an_authorised_consent(world: World) -> None:
     bank = register_client(world)
     with world.sessions.begin() as session:
-        product = LoanProduct(
-            bank_id=world.bank_id,
-            code="ZZB-XYD",
-            name="信易贷",
-            guarantee="credit",
-            min_amount_fen=1_000_000,
-            max_amount_fen=300_000_000,
-            min_term_months=3,
-            max_term_months=36,
-            rate_min_pct=Decimal("3.5"),
-            rate_max_pct=Decimal("6.0"),
-            target_sizes="micro,small",
-        )
+        product = LoanProduct(bank_id=world.bank_id, code="ZZB-XYD")
         session.add(product)
         session.flush()
         application = LoanApplication(

@@ -146,19 +146,7 @@ def build_province(
     bank = Bank(code="TESTBANK", name="测试银行", name_en="Test Bank", kind="city_commercial")
     session.add(bank)
     session.flush()
-    product = LoanProduct(
-        bank_id=bank.id,
-        code="TEST-CREDIT",
-        name="测试信用贷",
-        guarantee="pure_credit",
-        min_amount_fen=10_000_000,
-        max_amount_fen=300_000_000,
-        min_term_months=6,
-        max_term_months=36,
-        rate_min_pct=Decimal("3.5"),
-        rate_max_pct=Decimal("8.0"),
-        target_sizes="micro,small",
-    )
+    product = LoanProduct(bank_id=bank.id, code="TEST-CREDIT")
     session.add(product)
     session.flush()
     usccs: list[str] = []

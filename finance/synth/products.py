@@ -1,0 +1,174 @@
+"""The terms of the synthetic province's products, as a bank's product team would write
+them: repayment methods and fees by kind of product, the cities a local bank lends in,
+the industries a sector product serves, the data it needs consent for, and its
+eligibility rules and decision policy. All of it is SYNTHETIC.
+
+Each product of ``finance.synth.lending.banks_and_products`` follows one of the
+``PRODUCT_TEMPLATES``; its template's spec here fills in the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from products.schemas import FixedFee, PercentFee, VersionTerms
+
+EVERY_METHOD = ("equal_instalment", "equal_principal", "interest_only", "bullet")
+
+# Where a local bank lends (GB/T 2260 city codes); provincial branches lend everywhere.
+BANK_CITIES: dict[str, tuple[str, ...]] = {
+    "ZZB": ("410100",),
+    "LYB": ("410300",),
+    "PDSB": ("410400",),
+    "ZZRCB": ("410100",),
+    "LYRCB": ("410300",),
+    "NYRCB": ("411300",),
+    "XXRCB": ("410700",),
+    "XCRCB": ("411000",),
+    "XMVB": ("410100",),
+    "YCVB": ("410300",),
+}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a kind of product adds to its template's ranges."""
+
+    name_en: str
+    description: str
+    methods: tuple[str, ...]
+    data_categories: tuple[str, ...]
+    industries: tuple[str, ...] = ()
+    fees: tuple[FixedFee | PercentFee, ...] = ()
+    consent_months: int = 24
+    auto_decision: bool = True
+    eligibility: tuple[dict[str, Any], ...] = field(default=())
+
+
+SPECS: dict[str, Spec] = {
+    "税易贷": Spec(
+        "Tax e-Loan",
+        "按纳税信用和近12个月纳税额核定额度的纯信用经营贷款，线上申请、自动审批。",
+        ("equal_instalment", "interest_only"),
+        ("registration", "tax"),
+    ),
+    "信易贷": Spec(
+        "Credit e-Loan",
+        "依托平台汇集的涉企信用信息发放的纯信用贷款，随借随还。",
+        ("equal_instalment", "equal_principal", "interest_only"),
+        ("registration", "tax", "social_insurance", "judicial", "penalties"),
+    ),
+    "经营快贷": Spec(
+        "Quick Business Loan",
+        "小微企业短期周转贷款，额度小、放款快。",
+        ("interest_only", "bullet"),
+        ("registration", "tax", "utilities"),
+        consent_months=12,
+    ),
+    "社保贷": Spec(
+        "Social Insurance Loan",
+        "以企业社保、公积金缴存记录为依据的信用贷款。",
+        ("equal_instalment", "interest_only"),
+        ("registration", "social_insurance", "housing_fund"),
+    ),
+    "电e贷": Spec(
+        "Power e-Loan",
+        "以企业用电、用水等经营数据为依据的信用贷款。",
+        ("equal_instalment", "interest_only"),
+        ("registration", "utilities", "tax"),
+    ),
+    "科技贷": Spec(
+        "Tech Enterprise Loan",
+        "面向科技型中小企业的信用贷款，知识产权和研发投入作为增信。",
+        ("equal_principal", "interest_only"),
+        ("registration", "tax", "ip", "social_insurance"),
+        industries=("C", "I", "M"),
+        fees=(PercentFee(kind="percent", name="评估服务费", percent=Decimal("0.3")),),
+        consent_months=36,
+        auto_decision=False,
+    ),
+    "政采贷": Spec(
+        "Procurement Contract Loan",
+        "凭政府采购中标合同发放的信用贷款，回款账户监管。",
+        ("interest_only", "bullet"),
+        ("registration", "procurement", "tax"),
+    ),
+    "普惠信用贷": Spec(
+        "Inclusive Credit Loan",
+        "普惠型小微企业信用贷款，利率优惠。",
+        EVERY_METHOD[:3],
+        ("registration", "tax", "social_insurance"),
+    ),
+    "抵押经营贷": Spec(
+        "Secured Business Loan",
+        "以房产、土地使用权抵押的经营性贷款，额度高、期限长。",
+        ("equal_instalment", "equal_principal", "interest_only"),
+        ("registration", "tax", "judicial"),
+        fees=(
+            FixedFee(kind="fixed", name="抵押登记费", amount_fen=55_000),
+            PercentFee(kind="percent", name="评估费", percent=Decimal("0.1")),
+        ),
+        consent_months=36,
+        auto_decision=False,
+    ),
+    "担保贷": Spec(
+        "Guaranteed Loan",
+        "由政府性融资担保机构提供担保的经营贷款。",
+        ("equal_instalment", "interest_only", "bullet"),
+        ("registration", "tax", "social_insurance", "judicial"),
+        fees=(PercentFee(kind="percent", name="担保费", percent=Decimal("1.0")),),
+        auto_decision=False,
+    ),
+    "知识产权质押贷": Spec(
+        "IP Pledge Loan",
+        "以专利权、商标权质押的科技企业贷款。",
+        ("equal_principal", "interest_only"),
+        ("registration", "ip", "tax"),
+        industries=("C", "I", "M"),
+        fees=(PercentFee(kind="percent", name="评估费", percent=Decimal("0.5")),),
+        consent_months=36,
+        auto_decision=False,
+    ),
+}
+
+
+def template_of(name: str) -> str:
+    """The template a synthetic product's name was made from (its suffix)."""
+    for suffix in sorted(SPECS, key=len, reverse=True):
+        if name.endswith(suffix):
+            return suffix
+    raise ValueError(f"no product template for {name!r}")
+
+
+def synthetic_terms(product: Mapping[Hashable, Any]) -> VersionTerms:
+    """The full terms of one row of the synthetic book's products."""
+    spec = SPECS[template_of(str(product["name"]))]
+    bank = str(product["bank_code"]).removeprefix("SYN-")
+    low, high = int(product["min_amount_fen"]), int(product["max_amount_fen"])
+    default = min(high, max(low, (low + high) // 4 // 1_000_000 * 1_000_000))
+    return VersionTerms(
+        name=str(product["name"]),
+        name_en=f"{bank} {spec.name_en}",
+        description=spec.description,
+        guarantee=product["guarantee"],
+        min_amount_fen=low,
+        max_amount_fen=high,
+        default_amount_fen=default,
+        min_term_months=int(product["min_term_months"]),
+        max_term_months=int(product["max_term_months"]),
+        rate_min_pct=Decimal(str(product["rate_min_pct"])),
+        rate_max_pct=Decimal(str(product["rate_max_pct"])),
+        repayment_methods=list(spec.methods),
+        fees=list(spec.fees),
+        cities=list(BANK_CITIES.get(bank, ())),
+        industries=list(spec.industries),
+        sizes=[s for s in str(product["target_sizes"]).split(",") if s],
+        data_categories=list(spec.data_categories),
+        consent_months=spec.consent_months,
+        eligibility=list(spec.eligibility),
+        policy=None,
+        auto_decision=False,
+    )

@@ -20,6 +20,8 @@ from finance.govdata.data_api import DataCallRoutes
 from finance.govdata.data_api import router as data_call_router
 from finance.govdata.endpoints import catalogue_router, internal_router
 from finance.ingestion.endpoints import router as ingestion_router
+from finance.lending.endpoints import bank_router as lending_bank_router
+from finance.lending.endpoints import enterprise_router as lending_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_authz(app, settings, engine)
     app.include_router(catalogue_router)
     app.include_router(data_call_router)
+    app.include_router(lending_router)
+    app.include_router(lending_bank_router)
     if settings.internal_api_enabled:
         app.include_router(enterprise_router)
         app.include_router(internal_router)

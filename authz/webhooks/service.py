@@ -40,19 +40,41 @@ TIMEOUT = httpx.Timeout(5.0)
 
 
 def record_event(session: Session, consent: Consent, event_type: str, now: dt.datetime) -> None:
-    client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == consent.client_id))
+    record_client_event(
+        session,
+        client_id=consent.client_id,
+        consent_id=consent.id,
+        event_type=event_type,
+        payload={
+            "consent_id": consent.id,
+            "status": consent.status,
+            "uscc": consent.uscc,
+            "at": now.isoformat(),
+            "by": consent.status_changed_by,
+        },
+        now=now,
+    )
+
+
+def record_client_event(
+    session: Session,
+    *,
+    client_id: str,
+    consent_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    """An event for a bank's client, about something done under ``consent_id`` (a
+    consent's change, or an application made with it): logged, and delivered by the
+    same signed webhooks."""
+    client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     session.add(
         ConsentEvent(
-            client_id=consent.client_id,
+            client_id=client_id,
             type=event_type,
-            consent_id=consent.id,
-            payload={
-                "consent_id": consent.id,
-                "status": consent.status,
-                "uscc": consent.uscc,
-                "at": now.isoformat(),
-                "by": consent.status_changed_by,
-            },
+            consent_id=consent_id,
+            payload=payload,
             created_at=now,
             next_attempt_at=now if client is not None and client.webhook_url else None,
         )

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Data calls per client per minute (the per-client rate limit).
     client_rate_per_minute: int = 600
+    # The queue the 310 decision tasks go to (None: Celery's default queue).
+    lending_queue: str | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

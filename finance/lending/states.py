@@ -134,7 +134,7 @@ def fire(
             f"cannot {event.value} an application that is {application.status}; "
             f"allowed: {', '.join(allowed) or 'nothing'}",
             error="illegal_transition",
-            status=application.status,
+            current_status=application.status,
             allowed=allowed,
         )
     if (source, event) in NOTE_REQUIRED and not (reason and reason.strip()):
@@ -166,7 +166,7 @@ def fire(
             f"the application changed at the same moment (now {application.status}); "
             "nothing was done",
             error="concurrent_transition",
-            status=application.status,
+            current_status=application.status,
             allowed=allowed_events(application.status, actor.kind),
         )
     session.refresh(application)

@@ -258,6 +258,10 @@ def repay(
     if parts["principal"] and future:
         _reprice(loan, future)
     assert left == 0
+    if _outstanding_principal(instalments) == 0:
+        # Settled early: the interest of the months to come is not owed (``owed``).
+        for instalment in future:
+            instalment.interest_fen = instalment.paid_interest_fen
     for instalment in instalments:
         if instalment.settled_on is None and _settled(instalment):
             instalment.settled_on = paid_on

@@ -13,6 +13,7 @@ from typing import Any
 from celery import Task, shared_task
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+import finance.schema  # noqa: F401  # every model mapped: the decision touches many tables
 from finance.core.db import transaction
 from finance.core.settings import get_settings
 from finance.lending import book, decision, service

@@ -23,7 +23,7 @@ from tests.credit.builders import build_province
 POLICY: dict[str, Any] = {
     "approve_min_score": 300,
     "refer_min_score": 300,
-    "amount": {"combine": "min", "terms": [{"fact": "tax_paid_12m", "times": "1000"}]},
+    "amount": {"combine": "min", "terms": [{"fact": "tax_paid_12m", "times": "100"}]},
     "rates": {"A": "3.65", "B": "4.2", "C": "5.5", "D": "5.9", "E": "5.95"},
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -70,7 +71,8 @@ def test_the_whole_journey_with_a_real_worker(
     assert 0 < offer["pd"] < 1
     assert offer["band"] in "ABCDE"
     assert offer["amount_fen"] == 50_000_000
-    assert offer["annual_rate_pct"] is not None and offer["apr_pct"] is not None
+    assert offer["annual_rate_pct"] is not None
+    assert offer["apr_pct"] is not None
     assert len(offer["schedule"]) == 12
     assert len(offer["reasons"]) <= 4
     assert all(r["zh"] and r["en"] for r in offer["reasons"])
@@ -82,7 +84,8 @@ def test_the_whole_journey_with_a_real_worker(
         "approved",
     ]
     levels = decided["service_levels"]
-    assert levels["to_data"] is not None and levels["to_decision"] >= levels["to_data"]
+    assert levels["to_data"] is not None
+    assert levels["to_decision"] >= levels["to_data"]
     ledger = journey.enterprise("GET", "/api/v1/my/ledger").json()
     reads = [e for e in ledger if e["action"] == "data_call"]
     assert [(e["actor"], e["outcome"], e["consent_id"]) for e in reads] == [
@@ -152,8 +155,6 @@ def test_a_task_delivered_three_times_decides_once_with_one_set_of_ledger_entrie
     wait_for(
         lambda: _counts(world, application["id"], application["consent_id"])[0] == 1, seconds=5
     )
-    import time
-
     time.sleep(3)  # let the other deliveries run to their end
     assert _counts(world, application["id"], application["consent_id"]) == (1, 1, 5)
 
@@ -213,40 +214,39 @@ def test_consent_revoked_between_submission_and_decision_declines_saying_so(
 
 
 def test_a_worker_killed_mid_decision_is_replaced_and_the_application_decided_once(
-    world: World, journey: Journey, workers: Workers, settings: Settings, session: Session
+    world: World, journey: Journey, workers: Workers
 ) -> None:
-    """The worker is SIGKILLed while its decision transaction is open (held at the
-    application's row by this test); after a restart (with beat, whose resume sweep asks
+    """The worker is SIGKILLed while its decision transaction is open (it has read the
+    data and waits to write, held by this test at the application's row on PostgreSQL or
+    at the write lock on SQLite); after a restart (with beat, whose resume sweep asks
     again for applications left in between) the application is decided exactly once,
     with one set of ledger entries."""
-    monkey_relay = world.http.app.state.outbox
     application = journey.apply()
-    del monkey_relay
+
+    def sent() -> bool:
+        with world.sessions() as session:
+            return bool(
+                session.scalar(select(func.count()).where(OutboxMessage.sent_at.is_not(None)))
+            )
+
+    wait_for(sent, seconds=30)  # the task waits in the broker; no worker yet
     blocker = world.sessions()
     _hold_the_application(blocker, application["id"])
     try:
         first = workers.start()
-
-        def entered() -> bool:
-            # The worker's read of the data is under way: its transaction waits on us.
-            with world.sessions() as look:
-                return bool(
-                    look.scalar(select(func.count()).where(OutboxMessage.sent_at.is_not(None)))
-                )
-
-        wait_for(entered, seconds=60)
-        import time
-
-        time.sleep(3)
+        wait_for(lambda: workers.received(first, "lending.decide"), seconds=60)
+        time.sleep(2)  # it reads, then waits on our lock
         workers.kill(first)
     finally:
         blocker.rollback()
         blocker.close()
     assert journey.application(application["id"])["decision"] is None
+    assert _counts(world, application["id"], application["consent_id"])[:2] == (0, 0)
     workers.start(beat=True)
     decided = wait_for(lambda: _decided(journey, application["id"]), seconds=150)
     assert decided["status"] == "approved"
-    assert _counts(world, application["id"], application["consent_id"])[:2] == (1, 1)
+    time.sleep(2)
+    assert _counts(world, application["id"], application["consent_id"]) == (1, 1, 5)
 
 
 def _hold_the_application(session: Session, application_id: int) -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -25,7 +26,7 @@ class Workers:
         get_settings.cache_clear()
         get_settings().resolved_data_dir.mkdir(parents=True, exist_ok=True)
         self.processes: list[subprocess.Popen[str]] = []
-        self.outputs: list[str] = []
+        self.lines: dict[int, list[str]] = {}
 
     def start(self, *, beat: bool = False, concurrency: int = 2) -> subprocess.Popen[str]:
         argv = [
@@ -50,22 +51,35 @@ class Workers:
             text=True,
         )
         self.processes.append(process)
+        lines: list[str] = []
+        self.lines[process.pid] = lines
+
+        def read() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line)
+
+        threading.Thread(target=read, daemon=True).start()
         return process
+
+    def received(self, process: subprocess.Popen[str], task: str) -> bool:
+        """Whether the worker's log says it received ``task``."""
+        return any(
+            f"Task {task}[" in line and "received" in line for line in self.lines[process.pid]
+        )
 
     def kill(self, process: subprocess.Popen[str]) -> None:
         process.send_signal(signal.SIGKILL)
-        output, _ = process.communicate(timeout=30)
-        self.outputs.append(output)
+        process.wait(timeout=30)
 
     def stop_all(self) -> None:
         for process in self.processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
-                    output, _ = process.communicate(timeout=30)
+                    process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     process.kill()
-                    output, _ = process.communicate()
-                self.outputs.append(output)
-        for output in self.outputs:
-            print(output)  # noqa: T201 - shown by pytest only when the test fails
+                    process.wait()
+        for pid, lines in self.lines.items():
+            print(f"--- worker {pid}\n" + "".join(lines))  # noqa: T201 - shown on failure

@@ -10,6 +10,7 @@ import pytest
 
 from finance.core.settings import Settings
 from tests.authz.conftest import _fast_password_hashing, world
+from tests.authz.support import World
 from tests.lending.workers import Workers
 
 __all__ = ["_fast_password_hashing", "workers", "world"]
@@ -20,3 +21,10 @@ def workers(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Iterator[Wor
     running = Workers(monkeypatch)
     yield running
     running.stop_all()
+
+
+@pytest.fixture(autouse=True)
+def _relay_closed(world: World) -> Iterator[None]:
+    """Stop the app's outbox relay thread before the test's database goes away."""
+    yield
+    world.http.app.state.outbox.close()

@@ -1,6 +1,6 @@
 """lending: 310 applications, decisions, loan book
 
-Revision ID: 0570_lending_applications_loan_book
+Revision ID: 0570_lending_310
 Revises: 0540_products_catalogue, 0560_core_outbox
 Create Date: 2026-12-01 02:17:29
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0570_lending_applications_loan_book"
+revision: str = "0570_lending_310"
 down_revision: str | tuple[str, ...] | None = ("0540_products_catalogue", "0560_core_outbox")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

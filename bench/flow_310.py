@@ -10,7 +10,7 @@ the web side costs before any decision work).
 Runs on ``FINANCE_BROKER_URL`` (Redis, e.g. redis://127.0.0.1:6379/1) or the embedded
 SQLite broker when unset, and on ``FINANCE_DATABASE_URL`` (PostgreSQL: a database of its
 own, dropped at the end) or a fresh SQLite file. Setup, not timed: ``finance init``, a
-small synthetic province (``finance synth --enterprises 400 --load``), a model trained
+small synthetic province (``finance synth --enterprises 3000 --load``), a model trained
 and promoted on it, a bank with an active client and an auto-deciding product version
 (tax data consented), and authenticated enterprise users logged in over HTTP; each
 round's drafts are opened before its clock starts. Every decision goes the whole way:
@@ -175,19 +175,32 @@ def seed(url: str, users: int) -> tuple[int, list[str]]:
     return version_id, names
 
 
+def _set_cookies(response: httpx.Response) -> dict[str, str]:
+    """The cookies a response sets. The portal's cookies are ``Secure`` and the bench
+    talks plain HTTP to 127.0.0.1, so they are carried by hand."""
+    jar = {}
+    for header in response.headers.get_list("set-cookie"):
+        name, _, rest = header.partition("=")
+        jar[name.strip()] = rest.split(";", 1)[0]
+    return jar
+
+
 def login(base: str, username: str) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=base, timeout=60)
-    form = client.get("/login").text
+    page = httpx.get(base + "/login")
     marker = 'name="csrf_token" value="'
-    start = form.index(marker) + len(marker)
-    csrf = form[start : form.index('"', start)]
-    response = client.post(
-        "/login",
+    start = page.text.index(marker) + len(marker)
+    csrf = page.text[start : page.text.index('"', start)]
+    anonymous = "; ".join(f"{k}={v}" for k, v in _set_cookies(page).items())
+    response = httpx.post(
+        base + "/login",
         data={"username": username, "password": PASSWORD, "next": "/api/v1/me", "csrf_token": csrf},
+        headers={"Cookie": anonymous},
         follow_redirects=False,
     )
     if response.status_code != 303:
         raise SystemExit(f"login failed: {response.status_code} {response.text[:200]}")
+    session = "; ".join(f"{k}={v}" for k, v in _set_cookies(response).items())
+    client = httpx.Client(base_url=base, timeout=60, headers={"Cookie": session})
     return client, response.headers["x-csrf-token"]
 
 
@@ -296,7 +309,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--workers", default="1,2", help="worker processes per round")
     parser.add_argument("--threads", type=int, default=2, help="task threads per worker")
-    parser.add_argument("--enterprises", type=int, default=400)
+    parser.add_argument("--enterprises", type=int, default=3000)
     parser.add_argument("--timeout", type=float, default=300.0)
     args = parser.parse_args()
     rounds = [int(n) for n in args.workers.split(",")]

@@ -6,6 +6,11 @@ beside the submit request's own latency measured in the same run (the baseline: 
 the web side costs before any decision work).
 
     python bench/flow_310.py [--applications 200] [--concurrency 20] [--workers 1,2]
+                             [--rates 0,20]
+
+Each round submits all at once (rate 0: the throughput, latency then includes the
+queue's wait) and paced at each given rate (the latency at that offered load; the aim
+is p95 <= 1 s at 20 decisions/s on Redis).
 
 Runs on ``FINANCE_BROKER_URL`` (Redis, e.g. redis://127.0.0.1:6379/1) or the embedded
 SQLite broker when unset, and on ``FINANCE_DATABASE_URL`` (PostgreSQL: a database of its
@@ -227,6 +232,7 @@ def run_round(
     applications: int,
     concurrency: int,
     timeout: float,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
     drafts = []
     for number in range(applications):
@@ -246,8 +252,12 @@ def run_round(
             raise SystemExit(f"draft refused: {response.text[:300]}")
         drafts.append((client, csrf, response.json()["id"]))
 
-    def submit(draft: tuple[httpx.Client, str, int]) -> float:
-        client, csrf, application_id = draft
+    clock = time.perf_counter() + 0.5
+
+    def submit(numbered: tuple[int, tuple[httpx.Client, str, int]]) -> float:
+        index, (client, csrf, application_id) = numbered
+        if rate > 0:  # paced: application i leaves at i / rate seconds
+            time.sleep(max(0.0, clock + index / rate - time.perf_counter()))
         began = time.perf_counter()
         response = client.post(
             f"/api/v1/applications/{application_id}/submit",
@@ -261,7 +271,7 @@ def run_round(
     ids = [application_id for _, _, application_id in drafts]
     engine = make_engine(Settings(database_url=url).sqlalchemy_url)
     with ThreadPoolExecutor(concurrency) as pool:
-        submit_seconds = sorted(pool.map(submit, drafts))
+        submit_seconds = sorted(pool.map(submit, enumerate(drafts)))
     deadline = time.monotonic() + timeout
     decided = 0
     while time.monotonic() < deadline:
@@ -311,8 +321,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="task threads per worker")
     parser.add_argument("--enterprises", type=int, default=3000)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--rates",
+        default="0,20",
+        help="submissions per second per round (0: all at once, the throughput)",
+    )
     args = parser.parse_args()
     rounds = [int(n) for n in args.workers.split(",")]
+    rates = [float(r) for r in args.rates.split(",")]
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-310-"))
     url = os.environ.get("FINANCE_DATABASE_URL") or f"sqlite:///{tmp / 'finance.db'}"
@@ -364,7 +380,8 @@ def main() -> None:
             flush=True,
         )
         print(
-            f"{'workers':>7} | {'decided':>7} | {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} | "
+            f"{'workers':>7} {'offered':>8} | {'decided':>7} | "
+            f"{'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} | "
             f"{'dec/s':>6} | {'submit p50':>10} {'p95':>7} | {'p50 ratio':>9} | outcomes"
         )
         for count in rounds:
@@ -390,25 +407,35 @@ def main() -> None:
             time.sleep(5)  # the workers connect and load their code
             # Warm-up: each worker process loads the model on its first task.
             run_round(base, url, portals, version_id, 2 * count * args.threads, 4, args.timeout)
-            ticks = cpu_ticks()
-            result = run_round(
-                base, url, portals, version_id, args.applications, args.concurrency, args.timeout
-            )
-            latencies, submit = result["latencies"], result["submit"]
-            if not latencies:
-                print(f"{count:>7} | nothing decided within {args.timeout:.0f} s")
-                continue
-            p50 = percentile(latencies, 0.5) * 1000
-            submit_p50 = percentile(submit, 0.5) * 1000
-            print(
-                f"{count:>7} | {result['decided']:>7} | {p50:>7.0f} "
-                f"{percentile(latencies, 0.95) * 1000:>7.0f} "
-                f"{percentile(latencies, 0.99) * 1000:>7.0f} | {result['per_second']:>6.1f} | "
-                f"{submit_p50:>8.0f}ms {percentile(submit, 0.95) * 1000:>5.0f}ms | "
-                f"{p50 / submit_p50:>8.1f}x | {result['outcomes']}  "
-                f"({stolen(ticks, cpu_ticks())}; {load()})",
-                flush=True,
-            )
+            for rate in rates:
+                ticks = cpu_ticks()
+                result = run_round(
+                    base,
+                    url,
+                    portals,
+                    version_id,
+                    args.applications,
+                    args.concurrency,
+                    args.timeout,
+                    rate,
+                )
+                offered = "burst" if rate <= 0 else f"{rate:g}/s"
+                latencies, submit = result["latencies"], result["submit"]
+                if not latencies:
+                    print(f"{count:>7} {offered:>8} | nothing decided within {args.timeout:.0f} s")
+                    continue
+                p50 = percentile(latencies, 0.5) * 1000
+                submit_p50 = percentile(submit, 0.5) * 1000
+                print(
+                    f"{count:>7} {offered:>8} | {result['decided']:>7} | {p50:>7.0f} "
+                    f"{percentile(latencies, 0.95) * 1000:>7.0f} "
+                    f"{percentile(latencies, 0.99) * 1000:>7.0f} | "
+                    f"{result['per_second']:>6.1f} | "
+                    f"{submit_p50:>8.0f}ms {percentile(submit, 0.95) * 1000:>5.0f}ms | "
+                    f"{p50 / submit_p50:>8.1f}x | {result['outcomes']}  "
+                    f"({stolen(ticks, cpu_ticks())}; {load()})",
+                    flush=True,
+                )
     finally:
         for process in workers:
             stop(process)

@@ -225,6 +225,13 @@ def test_without_a_live_model_the_decision_refers_and_an_officer_decides_with_a_
     seen = journey.application(application["id"])
     assert seen["status"] == "referred"
     assert seen["decision"]["reasons"][0]["code"] == "no_live_model"
+    with world.sessions() as session:
+        decided = session.scalars(
+            select(ConsentEvent).where(ConsentEvent.type == "application.decided")
+        ).all()
+        assert [(e.payload["application_id"], e.payload["status"]) for e in decided] == [
+            (application["id"], "referred")
+        ]
     assert seen["decision"]["data_reads"]["tax"] > 0
     assert [t["to_status"] for t in seen["timeline"]] == [
         "draft",

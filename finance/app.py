@@ -80,10 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_authz(app, settings, engine)
     app.include_router(catalogue_router)
     app.include_router(data_call_router)
-    app.include_router(lending_router)
-    app.include_router(lending_bank_router)
     if settings.internal_api_enabled:
         app.include_router(enterprise_router)
         app.include_router(internal_router)
         app.include_router(ingestion_router)
+    app.include_router(lending_router)
+    app.include_router(lending_bank_router)
     return app

@@ -4,6 +4,8 @@ user, bank staff or platform ops; and the bank client behind a consents-scope to
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -16,7 +18,7 @@ from authz.models import ClientStatus, IssuedToken, OAuthClient, Role, User, Use
 from authz.oauth import jwt_access_token
 from authz.oauth.dpop import DPoPError, verify_proof
 from authz.oauth.jwt_access_token import AccessTokenError
-from authz.oauth.server import CONSENTS_SCOPE
+from authz.oauth.server import CONSENTS_SCOPE, PRODUCTS_SCOPE
 from authz.runtime import AuthzRuntime, get_runtime
 from finance.core.deps import SessionDep
 
@@ -89,6 +91,19 @@ def bank_client(
 ) -> OAuthClient:
     """The active client behind a client-credentials token with the ``consents`` scope
     (DPoP-bound tokens must come with a proof)."""
+    return client_with_scope(request, session, runtime, now, authorization, dpop, CONSENTS_SCOPE)
+
+
+def client_with_scope(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    now: NowDep,
+    authorization: str | None,
+    dpop: str | None,
+    scope: str,
+) -> OAuthClient:
+    """The active client behind an access token carrying ``scope``."""
     if "access_token" in request.query_params:
         raise AccessRefused(400, "invalid_request", "access tokens in query strings are refused")
     if not authorization or " " not in authorization:
@@ -116,8 +131,8 @@ def bank_client(
             raise invalid_token(str(exc), error="invalid_dpop_proof") from exc
     elif scheme.lower() != "bearer":
         raise invalid_token("unsupported authorization scheme", scheme="Bearer")
-    if CONSENTS_SCOPE not in str(claims.get("scope", "")).split():
-        raise AccessRefused(403, "insufficient_scope", "this needs the 'consents' scope")
+    if scope not in str(claims.get("scope", "")).split():
+        raise AccessRefused(403, "insufficient_scope", f"this needs the {scope!r} scope")
     issued = session.scalar(select(IssuedToken).where(IssuedToken.jti == claims.get("jti")))
     if issued is None or issued.revoked_at is not None:
         raise invalid_token("the access token has been revoked", scheme="Bearer")
@@ -130,3 +145,43 @@ def bank_client(
 
 
 BankClient = Annotated[OAuthClient, Depends(bank_client)]
+
+
+@dataclass(frozen=True, slots=True)
+class BankActor:
+    """A bank acting through a staff member's portal session or one of its OAuth clients:
+    ``ref`` is what records name it by ("user:12", "client:abc")."""
+
+    bank_id: int
+    ref: str
+
+
+def bank_actor_with(scope: str) -> Callable[..., BankActor]:
+    """A dependency for the bank behind the request: an access token (``Authorization``)
+    is checked as the bank's OAuth client and must carry ``scope``; anything else must be
+    a logged-in member of a bank's staff."""
+
+    def bank_actor(
+        request: Request,
+        session: SessionDep,
+        runtime: RuntimeDep,
+        now: NowDep,
+        authorization: Annotated[str | None, Header()] = None,
+        dpop: Annotated[str | None, Header()] = None,
+        x_csrf_token: Annotated[str | None, Header()] = None,
+    ) -> BankActor:
+        if authorization is not None:
+            client = client_with_scope(request, session, runtime, now, authorization, dpop, scope)
+            return BankActor(bank_id=client.bank_id, ref=f"client:{client.client_id}")
+        user = bank_staff(current_user(request, session, runtime, x_csrf_token))
+        if user.bank_id is None:
+            raise AccessRefused(403, "forbidden", "this bank user belongs to no bank")
+        return BankActor(bank_id=user.bank_id, ref=f"user:{user.id}")
+
+    return bank_actor
+
+
+bank_actor = bank_actor_with(CONSENTS_SCOPE)
+CurrentBank = Annotated[BankActor, Depends(bank_actor)]
+# A bank managing its loan products: staff, or its client with the ``products`` scope.
+ProductsBank = Annotated[BankActor, Depends(bank_actor_with(PRODUCTS_SCOPE))]

@@ -278,7 +278,8 @@ class LedgerHead(Base):
 
 
 class ConsentEvent(Base):
-    """A consent event for a bank: kept in its event log and delivered as a webhook."""
+    """An event for a bank client (a consent's change, a financing demand pushed to its
+    bank): kept in its event log and delivered as a webhook."""
 
     __tablename__ = "authz_events"
     __table_args__ = (Index("ix_authz_events_due", "delivered_at", "next_attempt_at"),)
@@ -286,7 +287,7 @@ class ConsentEvent(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     client_id: Mapped[str] = mapped_column(String(64), index=True)
     type: Mapped[str] = mapped_column(String(40))
-    consent_id: Mapped[str] = mapped_column(String(40))
+    consent_id: Mapped[str | None] = mapped_column(String(40))  # None: not about a consent
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

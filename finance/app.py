@@ -15,6 +15,7 @@ from finance.core.logging import configure_logging
 from finance.core.observability import Metrics, ObservabilityMiddleware
 from finance.core.problems import install_problem_handlers, problem
 from finance.core.settings import Settings, get_settings
+from finance.demands.endpoints import router as demands_router
 from finance.enterprises.endpoints import router as enterprise_router
 from finance.govdata.data_api import DataCallRoutes
 from finance.govdata.data_api import router as data_call_router
@@ -22,6 +23,8 @@ from finance.govdata.endpoints import catalogue_router, internal_router
 from finance.ingestion.endpoints import router as ingestion_router
 from finance.lending.endpoints import bank_router as lending_bank_router
 from finance.lending.endpoints import enterprise_router as lending_router
+from products.endpoints import router as products_router
+from products.match_endpoints import router as enterprise_view_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -80,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_authz(app, settings, engine)
     app.include_router(catalogue_router)
     app.include_router(data_call_router)
+    app.include_router(demands_router)
+    app.include_router(products_router)
+    app.include_router(enterprise_view_router)
     if settings.internal_api_enabled:
         app.include_router(enterprise_router)
         app.include_router(internal_router)

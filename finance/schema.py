@@ -5,6 +5,7 @@ from authz import models as authz
 from credit import models as credit
 from finance.core import outbox
 from finance.core.db import Base
+from finance.demands import models as demands
 from finance.enterprises import models as enterprises
 from finance.govdata import models as govdata
 from finance.ingestion import models as ingestion
@@ -16,6 +17,7 @@ __all__ = [
     "Base",
     "authz",
     "credit",
+    "demands",
     "enterprises",
     "govdata",
     "ingestion",

@@ -8,6 +8,7 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
+from finance.core import migrate
 from finance.core.db import get_engine
 from finance.core.types import UTCDateTime
 from finance.schema import Base
@@ -32,6 +33,7 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        migrate.check_foreign_keys(connection)
 
 
 def run_migrations_online() -> None:
@@ -39,7 +41,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    with get_engine().connect() as connection:
+    with get_engine().connect() as connection, migrate.foreign_keys_off(connection):
         _run(connection)
 
 

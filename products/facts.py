@@ -58,9 +58,13 @@ class Fact:
     description: str
     choices: tuple[tuple[str, str, str], ...] = ()
 
-    @property
-    def codes(self) -> tuple[str, ...]:
-        return tuple(code for code, _, _ in self.choices)
+    codes: tuple[str, ...] = field(init=False, default=())
+    # Position of each code in ``choices`` (a grade's rank, best first).
+    rank: Mapping[str, int] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "codes", tuple(code for code, _, _ in self.choices))
+        object.__setattr__(self, "rank", {code: i for i, code in enumerate(self.codes)})
 
     def label(self, code: str, lang: str) -> str:
         for choice, zh, en in self.choices:
@@ -284,17 +288,36 @@ class Facts:
     as_of: dt.date
     values: Mapping[str, FactValue]
     records: Mapping[str, tuple[dt.date, ...]] = field(default_factory=dict)
+    # Plain values by name, and record counts by (fact, months): matching reads them
+    # for every rule of every product, so they are computed once.
+    _plain: dict[str, Value] = field(init=False, repr=False, compare=False, default_factory=dict)
+    _counts: dict[tuple[str, int], int] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+    # The enterprise's own values in words, by (fact, months or 0, language).
+    words: dict[tuple[str, int, str], str] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        for name, fact in BY_NAME.items():
+            if fact.type is FactType.RECORDS:
+                self._plain[name] = len(self.records.get(name, ()))
+            else:
+                entry = self.values.get(name)
+                self._plain[name] = None if entry is None else entry.value
 
     def value(self, name: str) -> Value:
-        if BY_NAME[name].type is FactType.RECORDS:
-            return len(self.records.get(name, ()))
-        entry = self.values.get(name)
-        return None if entry is None else entry.value
+        return self._plain[name]
 
     def count_within(self, name: str, months: int) -> int:
         """Records of ``name`` dated within ``months`` months before the as-of date."""
-        since = months_before(self.as_of, months)
-        return sum(1 for day in self.records.get(name, ()) if day >= since)
+        key = (name, months)
+        count = self._counts.get(key)
+        if count is None:
+            since = months_before(self.as_of, months)
+            count = self._counts[key] = sum(1 for day in self.records.get(name, ()) if day >= since)
+        return count
 
     def with_score_band(self, band: str | None, as_of: dt.date | None = None) -> Facts:
         values = dict(self.values)

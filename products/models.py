@@ -142,10 +142,15 @@ class TargetDimension(enum.StrEnum):
     METHOD = "method"
 
 
+# The target value of a dimension the version leaves open (no city: the whole province).
+ANY_TARGET = "*"
+
+
 class ProductVersionTarget(Base):
     """The version's list-valued terms (cities, industries, sizes, repayment methods) as
-    rows, so the catalogue filters on them with an index on every backend. Written only
-    by ``products.service`` together with the version's JSON lists."""
+    rows, so the catalogue filters on them with an index on every backend; an empty list
+    of cities, industries or sizes is one row of ``ANY_TARGET``. Written only by
+    ``products.service`` together with the version's JSON lists."""
 
     __tablename__ = "product_version_targets"
     __table_args__ = (Index("ix_product_version_targets_lookup", "dimension", "value"),)

@@ -17,9 +17,11 @@ A rule over a fact the data does not tell (no tax record, say) fails, and says s
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -289,14 +291,23 @@ class Eligibility:
     """A product version's rules; all must pass."""
 
     rules: tuple[Rule, ...]
+    checks: tuple[Callable[[Facts], bool], ...] = field(init=False, repr=False, compare=False)
+    # Each rule's words (zh, en), rendered once: matching shows them for every enterprise.
+    words: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checks", tuple(compile_rule(rule) for rule in self.rules))
+        object.__setattr__(
+            self, "words", tuple((describe(r, "zh"), describe(r, "en")) for r in self.rules)
+        )
 
     def to_json(self) -> list[dict[str, Any]]:
-        return [_rule_json(rule) for rule in self.rules]
+        return [rule_json(rule) for rule in self.rules]
 
 
-def _rule_json(rule: Rule) -> dict[str, Any]:
+def rule_json(rule: Rule) -> dict[str, Any]:
     if isinstance(rule, AnyOf):
-        return {"any_of": [_rule_json(r) for r in rule.any_of]}
+        return {"any_of": [rule_json(r) for r in rule.any_of]}
     data = rule.model_dump()
     if isinstance(data["value"], tuple):
         data["value"] = list(data["value"])
@@ -339,73 +350,96 @@ class RuleOutcome:
     actual_en: str
 
 
-def _compare(op: str, actual: float, expected: Any) -> bool:
-    match op:
-        case ">=":
-            return bool(actual >= expected)
-        case ">":
-            return bool(actual > expected)
-        case "<=":
-            return bool(actual <= expected)
-        case "<":
-            return bool(actual < expected)
-        case "==":
-            return bool(actual == expected)
-        case "!=":
-            return bool(actual != expected)
-        case "between":
-            low, high = expected
-            return bool(low <= actual <= high)
-    raise ValueError(op)
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+Check = Callable[[Facts], bool]
 
 
-def _grade_passes(fact: Fact, op: str, actual: str, expected: Any) -> bool:
-    codes = fact.codes
-    if actual not in codes:
-        return False
-    match op:
-        case "at_least":
-            return codes.index(actual) <= codes.index(expected)
-        case "at_most":
-            return codes.index(actual) >= codes.index(expected)
-        case "in":
-            return actual in expected
-    return actual not in expected
+def compile_rule(rule: Rule) -> Check:
+    """The rule as a predicate over an enterprise's facts: the one evaluator of the rule
+    language (``passes``, ``evaluate``, ``failures`` and ``eligible`` all call it). A rule
+    over a fact the data does not tell fails."""
+    if isinstance(rule, AnyOf):
+        alternatives = tuple(compile_rule(r) for r in rule.any_of)
+        return lambda facts: any(check(facts) for check in alternatives)
+    name = rule.fact
+    if isinstance(rule, RecordsRule):
+        months, compare, limit = rule.within_months, _COMPARE[rule.op], rule.value
+        return lambda facts: compare(facts.count_within(name, months), limit)
+    if isinstance(rule, ChoiceRule):
+        rank = BY_NAME[name].rank
+        if rule.op in ("at_least", "at_most"):
+            threshold, at_least = rank[rule.value], rule.op == "at_least"
+
+            def graded(facts: Facts) -> bool:
+                position = rank.get(str(facts.value(name)))
+                if position is None:
+                    return False
+                return position <= threshold if at_least else position >= threshold
+
+            return graded
+        codes = frozenset(rule.value)
+        if rule.op == "in":
+            return lambda facts: facts.value(name) in codes
+        return lambda facts: (value := facts.value(name)) in rank and value not in codes
+    if rule.op == "between":
+        low, high = rule.value
+        return lambda facts: (value := facts.value(name)) is not None and low <= value <= high
+    compare, expected = _COMPARE[rule.op], rule.value
+    return lambda facts: (value := facts.value(name)) is not None and compare(value, expected)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _compiled(rule: Rule) -> Check:
+    return compile_rule(rule)
 
 
 def passes(rule: Rule, facts: Facts) -> bool:
-    """Whether ``rule`` holds for ``facts``; a rule over an unknown fact fails."""
-    if isinstance(rule, AnyOf):
-        return any(passes(r, facts) for r in rule.any_of)
-    if isinstance(rule, RecordsRule):
-        return _compare(rule.op, facts.count_within(rule.fact, rule.within_months), rule.value)
-    actual = facts.value(rule.fact)
-    if actual is None:
-        return False
-    if isinstance(rule, ChoiceRule):
-        return _grade_passes(BY_NAME[rule.fact], rule.op, str(actual), rule.value)
-    assert not isinstance(actual, str)
-    return _compare(rule.op, actual, rule.value)
+    """Whether ``rule`` holds for ``facts``."""
+    return _compiled(rule)(facts)
 
 
 def evaluate(eligibility: Eligibility, facts: Facts) -> list[RuleOutcome]:
     """Every rule of ``eligibility`` against ``facts``, in order, with its words."""
     return [
-        RuleOutcome(
-            rule=rule,
-            passed=passes(rule, facts),
-            zh=describe(rule, "zh"),
-            en=describe(rule, "en"),
-            actual_zh=describe_actual(rule, facts, "zh"),
-            actual_en=describe_actual(rule, facts, "en"),
+        _outcome(rule, check(facts), words, facts)
+        for rule, check, words in zip(
+            eligibility.rules, eligibility.checks, eligibility.words, strict=True
         )
-        for rule in eligibility.rules
+    ]
+
+
+def _outcome(rule: Rule, passed: bool, words: tuple[str, str], facts: Facts) -> RuleOutcome:
+    return RuleOutcome(
+        rule=rule,
+        passed=passed,
+        zh=words[0],
+        en=words[1],
+        actual_zh=describe_actual(rule, facts, "zh"),
+        actual_en=describe_actual(rule, facts, "en"),
+    )
+
+
+def failures(eligibility: Eligibility, facts: Facts) -> list[RuleOutcome]:
+    """The rules that fail, with their words (matching words only what it shows)."""
+    return [
+        _outcome(rule, False, words, facts)
+        for rule, check, words in zip(
+            eligibility.rules, eligibility.checks, eligibility.words, strict=True
+        )
+        if not check(facts)
     ]
 
 
 def eligible(eligibility: Eligibility, facts: Facts) -> bool:
     """All rules pass (the same ``passes`` as ``evaluate``, without the words)."""
-    return all(passes(rule, facts) for rule in eligibility.rules)
+    return all(check(facts) for check in eligibility.checks)
 
 
 # ---------------------------------------------------------------- plain words
@@ -505,12 +539,21 @@ def describe_actual(rule: Rule, facts: Facts, lang: Lang) -> str:
         return ("；" if lang == "zh" else "; ").join(
             describe_actual(r, facts, lang) for r in rule.any_of
         )
-    fact = BY_NAME[rule.fact]
+    months = rule.within_months if isinstance(rule, RecordsRule) else 0
+    key = (rule.fact, months, lang)
+    words = facts.words.get(key)
+    if words is None:
+        words = facts.words[key] = _actual_words(rule.fact, months, facts, lang)
+    return words
+
+
+def _actual_words(name: str, months: int, facts: Facts, lang: Lang) -> str:
+    fact = BY_NAME[name]
     label = fact.zh if lang == "zh" else fact.en
-    if isinstance(rule, RecordsRule):
-        count = facts.count_within(rule.fact, rule.within_months)
+    if months:
+        count = facts.count_within(name, months)
         if lang == "zh":
-            return f"近{rule.within_months}个月{label}{count}条"
-        return f"{count} {label} in the last {rule.within_months} months"
-    value = format_value(fact, facts.value(rule.fact), lang)
+            return f"近{months}个月{label}{count}条"
+        return f"{count} {label} in the last {months} months"
+    value = format_value(fact, facts.value(name), lang)
     return f"{label}：{value}" if lang == "zh" else f"{label}: {value}"

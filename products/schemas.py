@@ -13,12 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from finance.core.reference import INDUSTRY_SECTIONS, henan_cities
 from finance.govdata.categories import REGISTRY
+from finance.lending.schedule import RepaymentMethod
 from products.models import FeeKind, Guarantee, VersionStatus
 
-# The four repayment methods (finance.lending.schedule.RepaymentMethod values):
-# 等额本息, 等额本金, 先息后本, 到期一次还本付息.
-REPAYMENT_METHODS = ("equal_instalment", "equal_principal", "interest_only", "bullet")
-RepaymentMethodName = Literal["equal_instalment", "equal_principal", "interest_only", "bullet"]
 SizeName = Literal["micro", "small", "medium", "large"]
 # 100 million yuan: above any SME loan a platform product offers.
 MAX_AMOUNT_FEN = 10_000_000_000
@@ -73,7 +70,7 @@ class VersionTerms(BaseModel):
     max_term_months: Months
     rate_min_pct: RatePct
     rate_max_pct: RatePct
-    repayment_methods: Annotated[list[RepaymentMethodName], Field(min_length=1, max_length=4)]
+    repayment_methods: Annotated[list[RepaymentMethod], Field(min_length=1, max_length=4)]
     fees: Annotated[list[Fee], Field(max_length=10)] = []
     cities: Annotated[list[str], Field(max_length=32)] = []
     industries: Annotated[list[str], Field(max_length=20)] = []
@@ -146,7 +143,7 @@ class VersionChanges(BaseModel):
     rate_min_pct: RatePct | None = None
     rate_max_pct: RatePct | None = None
     repayment_methods: (
-        Annotated[list[RepaymentMethodName], Field(min_length=1, max_length=4)] | None
+        Annotated[list[RepaymentMethod], Field(min_length=1, max_length=4)] | None
     ) = None
     fees: Annotated[list[Fee], Field(max_length=10)] | None = None
     cities: Annotated[list[str], Field(max_length=32)] | None = None

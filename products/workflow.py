@@ -13,6 +13,8 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from finance.core.errors import Conflict, Invalid, NotFound
@@ -111,6 +113,15 @@ def record(
     return transition
 
 
+def flush(session: Session, conflict: str) -> None:
+    """Flush, turning a unique index that refuses the change (a concurrent request made a
+    conflicting one first) into a 409 instead of a server error."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(conflict) from exc
+
+
 def apply(
     session: Session,
     version: ProductVersion,
@@ -120,15 +131,31 @@ def apply(
     reason: str | None = None,
 ) -> ProductTransition:
     """Fire ``event`` on ``version``; the caller has already checked that ``actor`` may
-    see the version. Flushes, so the partial unique indexes check the new status."""
+    see the version. The status changes only if it is still the one read (a conditional
+    UPDATE), so of two concurrent requests one wins and the other gets the 409 of the
+    status it finds; the partial unique indexes check the result at once."""
     rule = _rule(event, version.status, actor.side)
     if rule.reason_required and not (reason and reason.strip()):
         raise Invalid(f"{event} needs a reason", errors=[{"pointer": "/reason"}])
     source = version.status
-    version.status = rule.target.value
-    version.updated_at = at
+    values: dict[str, object] = {"status": rule.target.value, "updated_at": at}
     if rule.target is VersionStatus.ONLINE:
-        version.online_at = at
+        values["online_at"] = at
+    try:
+        landed = session.execute(
+            update(ProductVersion)
+            .where(ProductVersion.id == version.id, ProductVersion.status == source)
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+    except IntegrityError as exc:
+        raise Conflict(
+            f"another version of this product became {rule.target.value} at the same moment"
+        ) from exc
+    session.refresh(version)
+    if landed.rowcount != 1:  # type: ignore[attr-defined]
+        _rule(event, version.status, actor.side)  # names what is allowed now
+        raise Conflict(f"the version changed to {version.status} meanwhile")
     transition = record(session, version, event, source, actor, at, reason)
     session.flush()
     return transition

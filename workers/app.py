@@ -39,7 +39,13 @@ from finance.core.db import get_engine
 from finance.core.settings import Settings, get_settings
 from finance.core.worker_presence import HEARTBEAT_SECONDS, remove_heartbeat, write_heartbeat
 
-TASK_MODULES = ["workers.credit", "workers.webhooks", "workers.housekeeping", "workers.lending"]
+TASK_MODULES = [
+    "workers.credit",
+    "workers.webhooks",
+    "workers.housekeeping",
+    "workers.demands",
+    "workers.lending",
+]
 
 
 def heartbeat_step(data_dir: Path) -> type[bootsteps.StartStopStep]:
@@ -139,6 +145,10 @@ def make_app(settings: Settings | None = None) -> Celery:
             "authz-housekeeping": {
                 "task": "authz.housekeeping",
                 "schedule": 60.0,  # workers.housekeeping.INTERVAL
+            },
+            "demands-overdue": {
+                "task": "demands.sweep_overdue",
+                "schedule": 300.0,  # workers.demands.INTERVAL
             },
             # The 310 flow: applications left between submission and decision are
             # asked for again, offers not accepted in time expire, days past due daily.

@@ -8,7 +8,7 @@ from typing import Any
 from authz.oauth.client_auth import ALGORITHMS as ASSERTION_ALGORITHMS
 from authz.oauth.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from authz.oauth.keys import ALGORITHM
-from authz.oauth.server import CLIENT_AUTH_METHODS, CONSENTS_SCOPE, GRANT_TYPES
+from authz.oauth.server import CLIENT_AUTH_METHODS, CONSENTS_SCOPE, GRANT_TYPES, PRODUCTS_SCOPE
 from finance.govdata.categories import CATEGORIES
 
 
@@ -22,7 +22,7 @@ def server_metadata(issuer: str) -> dict[str, Any]:
         "jwks_uri": f"{issuer}/oauth2/jwks",
         "revocation_endpoint": f"{issuer}/oauth2/revoke",
         "introspection_endpoint": f"{issuer}/oauth2/introspect",
-        "scopes_supported": [CONSENTS_SCOPE, *(c.scope for c in CATEGORIES)],
+        "scopes_supported": [CONSENTS_SCOPE, PRODUCTS_SCOPE, *(c.scope for c in CATEGORIES)],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": list(GRANT_TYPES),

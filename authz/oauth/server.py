@@ -60,6 +60,9 @@ from finance.core.problems import PROBLEM_TYPE_BASE
 
 CODE_LIFETIME = dt.timedelta(seconds=60)
 CONSENTS_SCOPE = "consents"
+PRODUCTS_SCOPE = "products"  # a bank's loan products (products/endpoints.py)
+# What a bank's client-credentials token may carry without a consent.
+CLIENT_SCOPES = frozenset({CONSENTS_SCOPE, PRODUCTS_SCOPE})
 CLIENT_AUTH_METHODS = ["private_key_jwt", "client_secret_basic"]
 GRANT_TYPES = ("authorization_code", "client_credentials", "refresh_token")
 NO_STORE = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
@@ -133,7 +136,7 @@ class ClientAdapter:
     def get_allowed_scope(self, scope: str | None) -> str:
         if not scope:
             return ""
-        allowed = [s for s in scope.split() if s == CONSENTS_SCOPE or s.startswith("data:")]
+        allowed = [s for s in scope.split() if s in CLIENT_SCOPES or s.startswith("data:")]
         return " ".join(dict.fromkeys(allowed))
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
@@ -294,8 +297,9 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
 
 
 class CredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]
-    """Client credentials: scope ``consents`` for the consent API, or, with
-    ``consent_id``, a DPoP-bound data token for a platform-initiated consent."""
+    """Client credentials: scope ``consents`` for the consent API and/or ``products`` for
+    the bank's loan products, or, with ``consent_id``, a DPoP-bound data token for a
+    platform-initiated consent."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     server: PlatformAuthorizationServer
@@ -306,9 +310,11 @@ class CredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]
         consent_id = self.request.form.get("consent_id")
         if consent_id is None:
             requested = set((self.request.payload.scope or CONSENTS_SCOPE).split())
-            if requested != {CONSENTS_SCOPE}:
-                raise InvalidScopeError("Without consent_id only the 'consents' scope is granted.")
-            self._scope = CONSENTS_SCOPE
+            if not requested <= CLIENT_SCOPES:
+                raise InvalidScopeError(
+                    "Without consent_id only the 'consents' and 'products' scopes are granted."
+                )
+            self._scope = " ".join(sorted(requested))
             return
         consent = server.session.get(Consent, consent_id)
         if (

@@ -1,9 +1,10 @@
-"""Consent events for banks.
+"""Events for banks: consent changes and financing demands pushed to the bank.
 
 Every event is kept in the client's event log (``GET /api/v1/events``, polled with a
 cursor) and, when the client registered a webhook URL, POSTed to it as a compact JWS
-signed with the platform's current key (``typ: consent-event+jwt``, verifiable with the
-published JWKS). A failed delivery is retried on ``BACKOFF``; every attempt is recorded.
+signed with the platform's current key (``typ: consent-event+jwt`` or
+``demand-event+jwt`` by the event's subject, verifiable with the published JWKS). A
+failed delivery is retried on ``BACKOFF``; every attempt is recorded.
 Delivery runs from a worker task that takes no arguments and calls ``deliver_due``.
 """
 
@@ -40,10 +41,11 @@ TIMEOUT = httpx.Timeout(5.0)
 
 
 def record_event(session: Session, consent: Consent, event_type: str, now: dt.datetime) -> None:
+    client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == consent.client_id))
     record_client_event(
         session,
         client_id=consent.client_id,
-        consent_id=consent.id,
+        webhook=client is not None and bool(client.webhook_url),
         event_type=event_type,
         payload={
             "consent_id": consent.id,
@@ -53,6 +55,7 @@ def record_event(session: Session, consent: Consent, event_type: str, now: dt.da
             "by": consent.status_changed_by,
         },
         now=now,
+        consent_id=consent.id,
     )
 
 
@@ -60,15 +63,15 @@ def record_client_event(
     session: Session,
     *,
     client_id: str,
-    consent_id: str,
+    webhook: bool,
     event_type: str,
     payload: dict[str, Any],
     now: dt.datetime,
+    consent_id: str | None = None,
 ) -> None:
-    """An event for a bank's client, about something done under ``consent_id`` (a
-    consent's change, or an application made with it): logged, and delivered by the
-    same signed webhooks."""
-    client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    """Append an event to ``client_id``'s log; ``webhook``: also deliver it to the
+    client's webhook URL. ``event_type`` is "<subject>.<what>" ("consent.revoked",
+    "demand.pushed"); the subject names the signed body's ``typ``."""
     session.add(
         ConsentEvent(
             client_id=client_id,
@@ -76,7 +79,7 @@ def record_client_event(
             consent_id=consent_id,
             payload=payload,
             created_at=now,
-            next_attempt_at=now if client is not None and client.webhook_url else None,
+            next_attempt_at=now if webhook else None,
         )
     )
 
@@ -105,7 +108,8 @@ def signed_body(keyring: KeyRing, event: ConsentEvent, issuer: str, now: dt.date
         "type": event.type,
         "data": event.payload,
     }
-    header = {"alg": ALGORITHM, "typ": "consent-event+jwt", "kid": snapshot.signing.kid}
+    subject = event.type.partition(".")[0]  # "consent-event+jwt", "demand-event+jwt"
+    header = {"alg": ALGORITHM, "typ": f"{subject}-event+jwt", "kid": snapshot.signing.kid}
     return jws.serialize_compact(header, json.dumps(claims).encode(), snapshot.signing)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -102,6 +103,7 @@ def synth(
             "applications": summary.applications,
             "loans": summary.loans,
             "truths": summary.truths,
+            "demands": asdict(summary.demands),
         }
         result["seconds"]["load"] = round(time.perf_counter() - clock - generated, 2)
     if as_json:
@@ -120,6 +122,12 @@ def synth(
         f"{len(book.applications):,} applications, {len(book.loans):,} loans, "
         f"default rate {book.default_rate:.2%}, oracle AUC {auc if auc is not None else 'n/a'}"
     )
+    if summary is not None:
+        d = summary.demands
+        console.print(
+            f"{d.demands:,} financing demands: {d.claimed:,} claimed, {d.loans:,} loans, "
+            f"{d.declined:,} declined, {d.overdue:,} overdue rounds"
+        )
     console.print(f"files in {directory}; seconds {result['seconds']}")
 
 

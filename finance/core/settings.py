@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Data calls per client per minute (the per-client rate limit).
     client_rate_per_minute: int = 600
+    # The demand market (银企对接): how many banks one push round reaches, and after how
+    # many working days (Chinese public holidays and make-up days counted) an unclaimed
+    # demand is flagged to ops and pushed to the next banks.
+    demand_push_banks: int = Field(default=3, ge=1, le=50)
+    demand_claim_working_days: int = Field(default=2, ge=1, le=60)
     # The queue the 310 decision tasks go to (None: Celery's default queue).
     lending_queue: str | None = None
 

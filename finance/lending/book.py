@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from authz.webhooks.service import record_client_event
 from finance.core.errors import Conflict, Invalid, NotFound
 from finance.lending import schedule as schedules
 from finance.lending.models import (
@@ -36,7 +35,7 @@ from finance.lending.models import (
     LoanStatus,
     Repayment,
 )
-from finance.lending.service import get_for_bank
+from finance.lending.service import get_for_bank, notify_bank
 from finance.lending.states import Actor, Event, fire
 from products.models import ProductVersion
 
@@ -360,14 +359,13 @@ def update_days_past_due(session: Session, day: dt.date, now: dt.datetime) -> in
 
 def _overdue_event(session: Session, loan: Loan, now: dt.datetime) -> None:
     application = session.get(LoanApplication, loan.application_id)
-    if application is None or application.client_id is None or application.consent_id is None:
+    if application is None:
         return
-    record_client_event(
+    notify_bank(
         session,
-        client_id=application.client_id,
-        consent_id=application.consent_id,
-        event_type="loan.overdue",
-        payload={
+        application,
+        "loan.overdue",
+        {
             "loan_id": loan.id,
             "application_id": application.id,
             "contract_no": loan.contract_no,
@@ -375,7 +373,7 @@ def _overdue_event(session: Session, loan: Loan, now: dt.datetime) -> None:
             "days_past_due": loan.days_past_due,
             "at": now.isoformat(),
         },
-        now=now,
+        now,
     )
 
 

@@ -90,11 +90,19 @@ def schedule(
     if not annual_rate_pct.is_finite() or not Decimal(0) <= annual_rate_pct <= HUNDRED:
         raise Invalid("the annual rate must be between 0% and 100%")
     method = RepaymentMethod(method)
+    # The monthly rate as an exact fraction: each month's interest is rounded half-up from
+    # its exact value, in integers (no Decimal context to depend on, and fast).
+    numerator, denominator = annual_rate_pct.as_integer_ratio()
+    denominator *= 1200
+
+    def interest_on(amount: int, months: int = 1) -> int:
+        return (2 * amount * numerator * months + denominator) // (2 * denominator)
+
     with localcontext() as context:
         context.prec = 40
         monthly = annual_rate_pct / HUNDRED / TWELVE
         if method is RepaymentMethod.BULLET:
-            interest = _fen(Decimal(principal_fen) * monthly * term_months)
+            interest = interest_on(principal_fen, term_months)
             return [
                 Instalment(
                     1, term_months, add_months(start, term_months), principal_fen, interest, 0
@@ -113,7 +121,7 @@ def schedule(
         instalments = []
         balance = principal_fen
         for number in range(1, term_months + 1):
-            interest = _fen(Decimal(balance) * monthly)
+            interest = interest_on(balance)
             if number == term_months:
                 principal = balance
             elif method is RepaymentMethod.EQUAL_INSTALMENT:
@@ -145,30 +153,39 @@ def apr(principal_fen: int, fees_fen: int, instalments: Sequence[Instalment]) ->
 
 
 def _irr(received: int, flows: list[tuple[int, int]]) -> float:
-    """Monthly rate ``i`` with ``sum(amount / (1 + i) ** month) == received``; the present
-    value falls as ``i`` rises, so bisection on a bracket finds the one root."""
+    """Monthly rate ``i`` with ``sum(amount / (1 + i) ** month) == received``. The present
+    value falls as ``i`` rises (every flow is a payment), so there is one root: Newton's
+    method from the simple-interest guess, kept inside a bracket that bisection narrows
+    whenever a Newton step would leave it."""
     paid = sum(amount for _, amount in flows)
 
-    def npv(rate: float) -> float:
-        return sum(amount / (1.0 + rate) ** month for month, amount in flows) - received
+    def npv_and_slope(rate: float) -> tuple[float, float]:
+        value, slope = -float(received), 0.0
+        for month, amount in flows:
+            discounted = amount / (1.0 + rate) ** month
+            value += discounted
+            slope -= month * discounted / (1.0 + rate)
+        return value, slope
 
-    if paid <= received:
-        # Paying back no more than was received: a zero or negative rate.
-        low, high = -0.99, 0.0
-    else:
-        low, high = 0.0, 0.01
-        while npv(high) > 0:
-            high *= 2
-            if high > 1e6:
-                raise Invalid("the cash flows have no sensible rate")
-    for _ in range(200):
-        middle = (low + high) / 2
-        if npv(middle) > 0:
-            low = middle
+    low, high = (-0.99, 0.0) if paid <= received else (0.0, 0.01)
+    while paid > received and npv_and_slope(high)[0] > 0:
+        low, high = high, high * 2
+        if high > 1e6:
+            raise Invalid("the cash flows have no sensible rate")
+    mean_month = sum(month * amount for month, amount in flows) / max(paid, 1)
+    rate = min(max((paid - received) / received / max(mean_month, 1.0), low), high)
+    for _ in range(100):
+        value, slope = npv_and_slope(rate)
+        if value > 0:
+            low = rate
         else:
-            high = middle
-        if high - low < 1e-15:
+            high = rate
+        step = rate - value / slope if slope < 0 else (low + high) / 2
+        if not low < step < high:
+            step = (low + high) / 2
+        if abs(step - rate) < 1e-15 or high - low < 1e-15:
+            rate = step
             break
-    result = (low + high) / 2
-    assert math.isfinite(result)
-    return result
+        rate = step
+    assert math.isfinite(rate)
+    return rate

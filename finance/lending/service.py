@@ -451,14 +451,13 @@ def _notify_bank(
     session: Session, application: LoanApplication, event: Event, now: dt.datetime
 ) -> None:
     webhook = _WEBHOOK_OF.get(event)
-    if webhook is None or application.client_id is None or application.consent_id is None:
+    if webhook is None:
         return
-    record_client_event(
+    notify_bank(
         session,
-        client_id=application.client_id,
-        consent_id=application.consent_id,
-        event_type=webhook,
-        payload={
+        application,
+        webhook,
+        {
             "application_id": application.id,
             "status": application.status,
             "uscc": application.uscc,
@@ -466,7 +465,32 @@ def _notify_bank(
             "amount_fen": application.amount_fen,
             "at": now.isoformat(),
         },
+        now,
+    )
+
+
+def notify_bank(
+    session: Session,
+    application: LoanApplication,
+    event_type: str,
+    payload: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    """An event for the bank's client the application was made to: in its event log,
+    and signed to its webhook URL when it has one."""
+    if application.client_id is None:
+        return
+    client = session.scalar(
+        select(OAuthClient).where(OAuthClient.client_id == application.client_id)
+    )
+    record_client_event(
+        session,
+        client_id=application.client_id,
+        webhook=client is not None and bool(client.webhook_url),
+        event_type=event_type,
+        payload=payload,
         now=now,
+        consent_id=application.consent_id,
     )
 
 

@@ -29,6 +29,7 @@ from finance.ingestion.service import IngestResult, ingest_file
 from finance.institutions.models import Bank
 from finance.lending.models import Loan, LoanApplication, SyntheticLoanTruth
 from finance.synth import identity
+from finance.synth.demands import DemandSummary, load_demands
 from finance.synth.departments import observe
 from finance.synth.files import department_tables, write_table
 from finance.synth.lending import LoanBook, loan_book
@@ -146,6 +147,7 @@ class LoadSummary:
     applications: int = 0
     loans: int = 0
     truths: int = 0
+    demands: DemandSummary = field(default_factory=DemandSummary)
 
     @property
     def rows_rejected(self) -> int:
@@ -180,6 +182,7 @@ def load(
         )
     with engine.begin() as connection:
         _insert_book(connection, synthetic, summary)
+        summary.demands = load_demands(connection, synthetic.province)
     return summary
 
 

@@ -38,6 +38,12 @@ OLD_COLUMNS = (
 
 
 def upgrade() -> None:
+    carried = _old_products()
+    with op.batch_alter_table("loan_products") as batch:
+        batch.drop_constraint("uq_loan_products_code", type_="unique")
+        for column in OLD_COLUMNS:
+            batch.drop_column(column)
+        batch.create_unique_constraint("uq_loan_products_bank_id_code", ["bank_id", "code"])
     versions = op.create_table(
         "product_versions",
         sa.Column("id", ID, autoincrement=True, nullable=False),
@@ -146,23 +152,36 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_product_transitions_version_id"), "product_transitions", ["version_id"]
     )
-    _carry_over(versions, targets, transitions)
-    with op.batch_alter_table("loan_products") as batch:
-        batch.drop_constraint("uq_loan_products_code", type_="unique")
-        for column in OLD_COLUMNS:
-            batch.drop_column(column)
-        batch.create_unique_constraint("uq_loan_products_bank_id_code", ["bank_id", "code"])
+    _carry_over(carried, versions, targets, transitions)
 
 
-def _carry_over(versions: sa.Table, targets: sa.Table, transitions: sa.Table) -> None:
-    """Each existing product becomes version 1 of itself (online if it was published)."""
-    connection = op.get_bind()
+def _old_products() -> list[dict[str, object]]:
+    """The products of the old table, read before it changes."""
     old = sa.table(
         "loan_products",
-        *(sa.column(name) for name in ("id", "bank_id", "synthetic", "created_at", *OLD_COLUMNS)),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+        sa.column("rate_min_pct", sa.Numeric(6, 3)),
+        sa.column("rate_max_pct", sa.Numeric(6, 3)),
+        sa.column("synthetic", sa.Boolean()),
+        *(
+            sa.column(name)
+            for name in ("id", "bank_id", *OLD_COLUMNS)
+            if name not in ("rate_min_pct", "rate_max_pct")
+        ),
     )
+    return [dict(row) for row in op.get_bind().execute(sa.select(old)).mappings()]
+
+
+def _carry_over(
+    carried: list[dict[str, object]],
+    versions: sa.Table,
+    targets: sa.Table,
+    transitions: sa.Table,
+) -> None:
+    """Each old product becomes version 1 of itself (online if it was published)."""
+    connection = op.get_bind()
     now = dt.datetime.now(dt.UTC)
-    for row in connection.execute(sa.select(old)).mappings():
+    for row in carried:
         status = "online" if row["status"] == "published" else "offline"
         sizes = [s for s in str(row["target_sizes"]).split(",") if s]
         methods = ["equal_instalment"]
@@ -202,8 +221,16 @@ def _carry_over(versions: sa.Table, targets: sa.Table, transitions: sa.Table) ->
             )
             .returning(versions.c.id)
         ).scalar_one()
-        rows = [{"version_id": version_id, "dimension": "size", "value": s} for s in sizes]
-        rows += [{"version_id": version_id, "dimension": "method", "value": m} for m in methods]
+        rows = [
+            {"version_id": version_id, "dimension": dimension, "value": value}
+            for dimension, values in (
+                ("city", ["*"]),  # no city named: the whole province
+                ("industry", ["*"]),
+                ("size", sizes or ["*"]),
+                ("method", methods),
+            )
+            for value in values
+        ]
         connection.execute(sa.insert(targets), rows)
         connection.execute(
             sa.insert(transitions).values(
@@ -220,22 +247,12 @@ def _carry_over(versions: sa.Table, targets: sa.Table, transitions: sa.Table) ->
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("loan_products") as batch:
-        batch.drop_constraint("uq_loan_products_bank_id_code", type_="unique")
-        batch.add_column(sa.Column("name", sa.String(length=200), nullable=True))
-        batch.add_column(sa.Column("guarantee", sa.String(length=16), nullable=True))
-        batch.add_column(sa.Column("min_amount_fen", sa.BigInteger(), nullable=True))
-        batch.add_column(sa.Column("max_amount_fen", sa.BigInteger(), nullable=True))
-        batch.add_column(sa.Column("min_term_months", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("max_term_months", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("rate_min_pct", sa.Numeric(6, 3), nullable=True))
-        batch.add_column(sa.Column("rate_max_pct", sa.Numeric(6, 3), nullable=True))
-        batch.add_column(sa.Column("target_sizes", sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column("status", sa.String(length=16), nullable=True))
     connection = op.get_bind()
-    products = sa.table("loan_products", sa.column("id"), *(sa.column(c) for c in OLD_COLUMNS))
     versions = sa.table(
         "product_versions",
+        sa.column("rate_min_pct", sa.Numeric(6, 3)),
+        sa.column("rate_max_pct", sa.Numeric(6, 3)),
+        sa.column("sizes", sa.JSON()),
         *(
             sa.column(c)
             for c in (
@@ -248,33 +265,46 @@ def downgrade() -> None:
                 "max_amount_fen",
                 "min_term_months",
                 "max_term_months",
-                "rate_min_pct",
-                "rate_max_pct",
-                "sizes",
             )
         ),
     )
-    latest: dict[int, dict[str, object]] = {}
+    # Per product: its online version, else its newest.
+    latest: dict[object, dict[str, object]] = {}
     for row in connection.execute(sa.select(versions).order_by(versions.c.number)).mappings():
         current = latest.get(row["product_id"])
         if current is None or current["status"] != "online":
             latest[row["product_id"]] = dict(row)
-    for product_id, row in latest.items():
-        connection.execute(
-            sa.update(products)
-            .where(products.c.id == product_id)
-            .values(
-                **{
-                    c: row[c]
-                    for c in OLD_COLUMNS
-                    if c not in ("status", "target_sizes") and c in row
-                },
-                target_sizes=",".join(row["sizes"] or []),  # type: ignore[arg-type]
-                status="published" if row["status"] == "online" else "withdrawn",
-            )
-        )
     op.drop_table("product_transitions")
     op.drop_table("product_version_targets")
     op.drop_table("product_versions")
     with op.batch_alter_table("loan_products") as batch:
+        batch.drop_constraint("uq_loan_products_bank_id_code", type_="unique")
+        batch.add_column(sa.Column("name", sa.String(length=200), nullable=True))
+        batch.add_column(sa.Column("guarantee", sa.String(length=16), nullable=True))
+        batch.add_column(sa.Column("min_amount_fen", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("max_amount_fen", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("min_term_months", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("max_term_months", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("rate_min_pct", sa.Numeric(6, 3), nullable=True))
+        batch.add_column(sa.Column("rate_max_pct", sa.Numeric(6, 3), nullable=True))
+        batch.add_column(sa.Column("target_sizes", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("status", sa.String(length=16), nullable=True))
         batch.create_unique_constraint("uq_loan_products_code", ["code"])
+    products = sa.table(
+        "loan_products",
+        sa.column("id"),
+        sa.column("rate_min_pct", sa.Numeric(6, 3)),
+        sa.column("rate_max_pct", sa.Numeric(6, 3)),
+        *(sa.column(c) for c in OLD_COLUMNS if c not in ("rate_min_pct", "rate_max_pct")),
+    )
+    for product_id, row in latest.items():
+        sizes = row["sizes"] if isinstance(row["sizes"], list) else []
+        connection.execute(
+            sa.update(products)
+            .where(products.c.id == product_id)
+            .values(
+                **{c: row[c] for c in OLD_COLUMNS if c in row and c != "status"},
+                target_sizes=",".join(str(s) for s in sizes),
+                status="published" if row["status"] == "online" else "withdrawn",
+            )
+        )

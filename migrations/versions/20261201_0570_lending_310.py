@@ -1,7 +1,7 @@
 """lending: 310 applications, decisions, loan book
 
 Revision ID: 0570_lending_310
-Revises: 0540_products_catalogue, 0560_core_outbox
+Revises: 0550_demands, 0560_core_outbox
 Create Date: 2026-12-01 02:17:29
 
 The 310 flow on the existing tables (new columns nullable or defaulted, so the synthetic
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0570_lending_310"
-down_revision: str | tuple[str, ...] | None = ("0540_products_catalogue", "0560_core_outbox")
+down_revision: str | tuple[str, ...] | None = ("0550_demands", "0560_core_outbox")
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

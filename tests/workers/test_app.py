@@ -29,9 +29,11 @@ def test_broker_by_url_and_nightly_schedule(settings: Settings) -> None:
         "credit.monitor",
         "authz.deliver_webhooks",
         "authz.housekeeping",
+        "demands.sweep_overdue",
     }
     app.loader.import_default_modules()  # what a worker does at start
     assert "credit.score_enterprise" in app.tasks
     assert "credit.rescore_chunk" in app.tasks
     assert "authz.deliver_webhooks" in app.tasks
     assert "authz.housekeeping" in app.tasks
+    assert "demands.sweep_overdue" in app.tasks

@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from products import policy as policies
 from products import rules
 from products.facts import enterprise_facts
 from products.models import ProductVersion
+from products.service import terms_of
 
 log = logging.getLogger("finance.lending.decision")
 MAX_REASONS = 4
@@ -55,30 +55,6 @@ class _Outcome:
     rules: list[dict[str, Any]] = field(default_factory=list)
     offer: policies.Decision | None = None
     data_reads: dict[str, int] = field(default_factory=dict)
-
-
-def product_terms(version: ProductVersion) -> policies.ProductTerms:
-    """What the policy needs of a product version. (The contract names
-    ``products.service.terms_of`` for this; until the catalogue branch has it, it is
-    built here from the version's columns, the only place in the lending package.)"""
-    return policies.ProductTerms(
-        min_amount_fen=version.min_amount_fen,
-        max_amount_fen=version.max_amount_fen,
-        min_term_months=version.min_term_months,
-        max_term_months=version.max_term_months,
-        rate_min_pct=Decimal(version.rate_min_pct),
-        rate_max_pct=Decimal(version.rate_max_pct),
-        methods=tuple(RepaymentMethod(m) for m in version.repayment_methods),
-        fees=tuple(
-            policies.Fee(
-                kind=fee["kind"],
-                amount_fen=int(fee.get("amount_fen", 0)),
-                percent=Decimal(str(fee.get("percent", 0))),
-                name=str(fee.get("name", "")),
-            )
-            for fee in version.fees
-        ),
-    )
 
 
 def _reason(code: str, zh: str, en: str) -> dict[str, Any]:
@@ -263,7 +239,7 @@ def _evaluate(
             policies.parse_policy(version.policy),
             facts,
             score,
-            product_terms(version),
+            terms_of(version),
             amount_fen=application.amount_fen,
             term_months=application.term_months,
             method=RepaymentMethod(application.repayment_method or version.repayment_methods[0]),

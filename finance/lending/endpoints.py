@@ -1,19 +1,19 @@
 """The lending API: enterprises apply, withdraw, accept and follow their applications
 and loans; a bank (its staff's session or its OAuth client with the ``consents`` scope)
-works its queue, decides referred applications, disburses and records repayments. Another
-bank's or enterprise's application or loan is a 404."""
+works its queue, decides referred applications, disburses and records repayments
+(``authz.deps.CurrentBank``). Another bank's or enterprise's application or loan is a
+404."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 from sqlalchemy.orm import Session
 
 from authz.clock import NowDep
-from authz.deps import CurrentEnterprise, RuntimeDep, bank_client, bank_staff, current_user
+from authz.deps import BankActor, CurrentBank, CurrentEnterprise
 from finance.core.deps import SessionDep
 from finance.core.errors import Invalid, NotFound
 from finance.lending import book, service
@@ -40,32 +40,8 @@ enterprise_router = APIRouter(prefix="/api/v1", tags=["310 applications (enterpr
 bank_router = APIRouter(prefix="/api/v1/bank", tags=["310 applications (banks)"])
 
 
-@dataclass(frozen=True)
-class BankCaller:
-    bank_id: int
-    actor: Actor
-
-
-def bank_caller(
-    request: Request,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    now: NowDep,
-    authorization: Annotated[str | None, Header()] = None,
-    dpop: Annotated[str | None, Header()] = None,
-    x_csrf_token: Annotated[str | None, Header()] = None,
-) -> BankCaller:
-    """A bank's OAuth client (an Authorization header with a ``consents``-scope token)
-    or its staff's portal session."""
-    if authorization is not None:
-        client = bank_client(request, session, runtime, now, authorization, dpop)
-        return BankCaller(client.bank_id, Actor(ActorKind.BANK, f"client:{client.client_id}"))
-    user = bank_staff(current_user(request, session, runtime, x_csrf_token))
-    assert user.bank_id is not None
-    return BankCaller(user.bank_id, Actor(ActorKind.BANK, f"user:{user.id}"))
-
-
-BankDep = Annotated[BankCaller, Depends(bank_caller)]
+def _actor(bank: BankActor) -> Actor:
+    return Actor(ActorKind.BANK, bank.ref)
 
 
 def _out(
@@ -234,7 +210,7 @@ def my_loan(loan_id: int, session: SessionDep, user: CurrentEnterprise, now: Now
 @bank_router.get("/applications", response_model=ApplicationPage)
 def bank_queue(
     session: SessionDep,
-    bank: BankDep,
+    bank: CurrentBank,
     now: NowDep,
     status: str | None = None,
     product_id: int | None = None,
@@ -263,7 +239,7 @@ def bank_queue(
 
 @bank_router.get("/applications/{application_id}", response_model=ApplicationOut)
 def bank_application(
-    application_id: int, session: SessionDep, bank: BankDep, now: NowDep
+    application_id: int, session: SessionDep, bank: CurrentBank, now: NowDep
 ) -> ApplicationOut:
     """The application with its decision, reasons and timeline."""
     application = service.get_for_bank(session, bank.bank_id, application_id)
@@ -274,7 +250,11 @@ def bank_application(
 
 @bank_router.post("/applications/{application_id}/decision", response_model=ApplicationOut)
 def decide_referred(
-    application_id: int, body: OfficerDecisionIn, session: SessionDep, bank: BankDep, now: NowDep
+    application_id: int,
+    body: OfficerDecisionIn,
+    session: SessionDep,
+    bank: CurrentBank,
+    now: NowDep,
 ) -> ApplicationOut:
     """Approve or decline a referred application, with a note."""
     application = service.officer_decision(
@@ -283,7 +263,7 @@ def decide_referred(
         application_id,
         approve=body.approve,
         note=body.note,
-        actor=bank.actor,
+        actor=_actor(bank),
         now=now,
     )
     return _out(session, application, ActorKind.BANK, now)
@@ -293,14 +273,14 @@ def decide_referred(
     "/applications/{application_id}/disburse", status_code=201, response_model=LoanOut
 )
 def disburse(
-    application_id: int, body: DisbursementIn, session: SessionDep, bank: BankDep, now: NowDep
+    application_id: int, body: DisbursementIn, session: SessionDep, bank: CurrentBank, now: NowDep
 ) -> LoanOut:
     loan = book.disburse(
         session,
         bank.bank_id,
         application_id,
         book.Disbursement(**body.model_dump()),
-        bank.actor,
+        _actor(bank),
         now,
     )
     return _loan_out(session, loan, book.local_today(now))
@@ -309,7 +289,7 @@ def disburse(
 @bank_router.get("/loans", response_model=list[LoanOut])
 def bank_loans(
     session: SessionDep,
-    bank: BankDep,
+    bank: CurrentBank,
     now: NowDep,
     status: str | None = None,
     after: int | None = None,
@@ -327,14 +307,14 @@ def bank_loans(
 
 
 @bank_router.get("/loans/{loan_id}", response_model=LoanOut)
-def bank_loan(loan_id: int, session: SessionDep, bank: BankDep, now: NowDep) -> LoanOut:
+def bank_loan(loan_id: int, session: SessionDep, bank: CurrentBank, now: NowDep) -> LoanOut:
     loan = book.get_loan(session, book.loans_for_bank(bank.bank_id), loan_id)
     return _loan_out(session, loan, book.local_today(now))
 
 
 @bank_router.post("/loans/{loan_id}/repayments", status_code=201, response_model=RepaymentOut)
 def record_repayment(
-    loan_id: int, body: RepaymentIn, session: SessionDep, bank: BankDep, now: NowDep
+    loan_id: int, body: RepaymentIn, session: SessionDep, bank: CurrentBank, now: NowDep
 ) -> RepaymentOut:
     """Money received: allocated to penalty, then interest, then principal."""
     loan = book.get_loan(session, book.loans_for_bank(bank.bank_id), loan_id)
@@ -343,7 +323,7 @@ def record_repayment(
         loan,
         amount_fen=body.amount_fen,
         paid_on=body.paid_on,
-        recorded_by=str(bank.actor),
+        recorded_by=str(_actor(bank)),
         now=now,
     )
     return RepaymentOut.model_validate(repayment)
@@ -352,7 +332,7 @@ def record_repayment(
 @bank_router.get("/service-levels", response_model=BankServiceLevels)
 def bank_levels(
     session: SessionDep,
-    bank: BankDep,
+    bank: CurrentBank,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
 ) -> BankServiceLevels:

@@ -212,15 +212,28 @@ def authorise(
         max_calls_per_day=facts.max_calls_per_day,
         status=facts.status,
     )
+    scopes = set(str(claims.get("scope", "")).split())
+    check_consent(consent, call, now, scopes)
+    return consent
+
+
+def check_consent(
+    consent: ConsentTerms, call: DataCall, now: dt.datetime, scopes: set[str] | None = None
+) -> None:
+    """The consent's own checks, for a token's call and the platform's alike: live
+    (not revoked, not expired, Authorised), naming each requested category (and, for a
+    token, its scope), the dates inside the consented range. Minimises the call's dates
+    to the consent and keeps the consent on the call."""
     if consent.status == ConsentStatus.REVOKED.value:
         raise AccessRefused(403, "consent_revoked", "the consent was revoked")
     if consent.status == ConsentStatus.EXPIRED.value or consent.expires_at <= now:
         raise AccessRefused(403, "consent_expired", "the consent has expired")
     if consent.status != ConsentStatus.AUTHORISED.value:
         raise AccessRefused(403, "consent_not_authorised", f"the consent is {consent.status}")
-    scopes = set(str(claims.get("scope", "")).split())
     for category in call.categories:
-        if category not in consent.category_list or f"data:{category}" not in scopes:
+        if category not in consent.category_list or (
+            scopes is not None and f"data:{category}" not in scopes
+        ):
             raise AccessRefused(
                 403,
                 "insufficient_scope",
@@ -234,7 +247,7 @@ def authorise(
     for category in call.categories:
         if not consents.covers(
             consent,
-            client_id=call.client_id,
+            client_id=call.client_id or "",
             uscc=call.uscc,
             category=category,
             date_from=date_from,
@@ -249,7 +262,6 @@ def authorise(
     # The daily limit is the last check: the ledger writer counts the call when it
     # appends its entry (``record_allowed``), and refuses it there if the day is full.
     call.date_from, call.date_to, call.consent = date_from, date_to, consent
-    return consent
 
 
 def _daily_limit_text(consent: ConsentTerms) -> str:
@@ -401,4 +413,49 @@ async def serve(
         refusal = error
     recorded = await runtime.ledger.record_call(_entry(call, refusal, rows, now))
     _outcome(call, recorded, refusal, now)
+    return body  # type: ignore[return-value]  # set whenever nothing was refused
+
+
+def read_under_consent(
+    connection: Connection,
+    call: DataCall,
+    consent_id: str,
+    read: Callable[[Connection, ConsentTerms], tuple[T, int]],
+    *,
+    now: dt.datetime,
+) -> T:
+    """A data call the platform makes for a bank under the consent the enterprise gave
+    it (the 310 decision worker): no token, so no proof and no client rate limit, but
+    the same consent checks (``check_consent``), the same ledger entry in the bank's
+    name (``client:<id>``, listed under the consent) and the same daily limit, allowed
+    or refused. The entry is appended in the caller's transaction on ``connection``,
+    so it commits (or rolls back) with what the caller does with the data: a task that
+    is delivered twice and decides once leaves one set of entries."""
+    refusal: DomainError | None = None
+    body: T | None = None
+    rows = 0
+    try:
+        row = connection.execute(select(_consent).where(_consent.c.id == consent_id)).one_or_none()
+        if row is None or row.client_id != call.client_id or row.uscc != call.uscc:
+            raise AccessRefused(
+                404, "not_found", "no consent of this client covers this enterprise"
+            )
+        consent = ConsentTerms(
+            id=row.id,
+            client_id=row.client_id,
+            uscc=row.uscc,
+            categories=row.categories,
+            data_from=row.data_from,
+            data_to=row.data_to,
+            expires_at=row.expires_at,
+            max_calls_per_day=row.max_calls_per_day,
+            status=row.status,
+        )
+        check_consent(consent, call, now)
+        body, rows = read(connection, consent)
+    except DomainError as error:
+        refusal = error
+    entry = _entry(call, refusal, rows, now)
+    ledger.append_batch(connection, [entry])
+    _outcome(call, entry, refusal, now)
     return body  # type: ignore[return-value]  # set whenever nothing was refused

@@ -22,6 +22,8 @@ from finance.enterprises.endpoints import router as enterprise_router
 from finance.govdata.data_api import router as data_call_router
 from finance.govdata.endpoints import catalogue_router, internal_router
 from finance.ingestion.endpoints import router as ingestion_router
+from finance.lending.endpoints import bank_router as lending_bank_router
+from finance.lending.endpoints import enterprise_router as lending_router
 from products.endpoints import router as products_router
 from products.match_endpoints import router as enterprise_view_router
 
@@ -101,4 +103,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(enterprise_router)
         app.include_router(internal_router)
         app.include_router(ingestion_router)
+    app.include_router(lending_router)
+    app.include_router(lending_bank_router)
     return app

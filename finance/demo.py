@@ -1,9 +1,13 @@
 """``make demo``: one command from an empty machine to a running platform.
 
 Runs the real commands in order: migrate the database, generate and load a SYNTHETIC
-province (only when the database holds no enterprises yet), print what was loaded, then
-serve the API on http://127.0.0.1:8000 until interrupted. Everything stays on the
-embedded defaults under ``FINANCE_DATA_DIR`` (default ``var/``).
+province (only when the database holds no enterprises yet), print what was loaded, train
+and promote a credit model (when none is live), create the demo accounts (an enterprise
+user of an authenticated enterprise, a bank officer and a bank admin, a province ops
+officer, a city-branch ops officer) and print them with the command that walks one 310
+application, start a worker (with beat) beside the server, then serve the API on
+http://127.0.0.1:8000 until interrupted; the worker dies with the server. Everything
+stays on the embedded defaults under ``FINANCE_DATA_DIR`` (default ``var/``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ DEMO_ENTERPRISES = int(os.environ.get("FINANCE_DEMO_ENTERPRISES", "3000"))
 DEMO_MONTHS = int(os.environ.get("FINANCE_DEMO_MONTHS", "30"))
 DEMO_SEED = 42
 DEMO_PORT = os.environ.get("FINANCE_DEMO_PORT", "8000")
+DEMO_PASSWORD = "demo-password-310"
 
 
 def _finance(*args: str, capture: bool = True) -> dict[str, Any]:
@@ -89,6 +94,9 @@ def main() -> None:
         f"  curl http://127.0.0.1:{DEMO_PORT}/api/v1/categories\n"
         f"  http://127.0.0.1:{DEMO_PORT}/docs for the API reference"
     )
+    _model()
+    _accounts_and_walk()
+    _worker()
     console.rule(f"serving on http://127.0.0.1:{DEMO_PORT} (data in {settings.resolved_data_dir})")
     sys.stdout.flush()
     sys.stderr.flush()
@@ -96,6 +104,131 @@ def main() -> None:
     # (a child server would outlive a terminated parent).
     serve = ["-m", "finance.cli.main", "serve", "--host", "127.0.0.1", "--port", DEMO_PORT]
     os.execv(sys.executable, [sys.executable, *serve])
+
+
+def _model() -> None:
+    from credit.registry import active_version
+
+    with transaction() as session:
+        live = active_version(session)
+    if live is None:
+        console.print("training and promoting a credit model on the province ...")
+        trained = subprocess.run(
+            [sys.executable, "-m", "finance.cli.main", "credit", "train", "--promote"],
+            check=False,
+            text=True,
+            capture_output=True,
+            env=os.environ.copy(),
+        )
+        if trained.returncode != 0:  # a province too small to learn from
+            last = (trained.stderr or trained.stdout).strip().splitlines()[-1:]
+            console.print(f"no model trained ({' '.join(last)}): applications are referred")
+        with transaction() as session:
+            live = active_version(session)
+    console.print(f"live credit model: {live}")
+
+
+def _accounts_and_walk() -> None:
+    """The demo accounts (made once), bound to the bank of an online auto-deciding
+    product version and to an enterprise with tax data, and the command that walks one
+    application (``finance.lending.walk``)."""
+    import datetime as dt
+    import secrets
+
+    from authz.accounts import service as accounts
+    from authz.models import ClientStatus, OAuthClient, Role, User, UserKind
+    from finance.govdata.models import data_table
+    from products.models import ProductVersion
+
+    now = dt.datetime.now(dt.UTC)
+    tax = data_table("tax")
+    with transaction() as session:
+        version = session.scalar(
+            select(ProductVersion)
+            .where(
+                ProductVersion.status == "online",
+                ProductVersion.auto_decision.is_(True),
+                ProductVersion.policy.is_not(None),
+            )
+            .order_by(ProductVersion.id)
+            .limit(1)
+        )
+        if version is None:
+            console.print("no online auto-deciding product: no 310 walk")
+            return
+        rep = session.scalar(select(User).where(User.username == "demo_rep"))
+        uscc = rep.uscc if rep is not None else session.scalar(select(tax.c.uscc).limit(1))
+        if rep is None and uscc is not None:
+            made = {}
+            for username, kind, role, binding in (
+                ("demo_rep", UserKind.ENTERPRISE, Role.LEGAL_REP, {"uscc": uscc}),
+                ("demo_officer", UserKind.BANK, Role.BANK_STAFF, {"bank_id": version.bank_id}),
+                ("demo_bank_admin", UserKind.BANK, Role.BANK_ADMIN, {"bank_id": version.bank_id}),
+                ("demo_ops", UserKind.OPS, Role.OPS_ADMIN, {}),
+                ("demo_city_ops", UserKind.OPS, Role.OPS_AUDITOR, {"city_code": "410400"}),
+            ):
+                made[username] = accounts.create_user(
+                    session,
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    kind=kind,
+                    roles=[role],
+                    now=now,
+                    **binding,
+                )
+            made["demo_rep"].authenticated_at = now  # the legal representative's 认证
+            connected = session.scalar(
+                select(OAuthClient.id).where(
+                    OAuthClient.bank_id == version.bank_id,
+                    OAuthClient.status == ClientStatus.ACTIVE.value,
+                )
+            )
+            if connected is None:  # the bank's data-service client, approved by demo_ops
+                session.add(
+                    OAuthClient(
+                        client_id="demo-" + secrets.token_hex(4),
+                        bank_id=version.bank_id,
+                        name="demo bank data service",
+                        redirect_uris=["https://bank.example/callback"],
+                        jwks={"keys": []},
+                        token_endpoint_auth_method="private_key_jwt",
+                        status=ClientStatus.ACTIVE.value,
+                        registered_by=made["demo_bank_admin"].id,
+                        registered_at=now,
+                        approved_by=made["demo_ops"].id,
+                        approved_at=now,
+                    )
+                )
+        walk = (
+            f"  .venv/bin/python -m finance.lending.walk --base http://127.0.0.1:{DEMO_PORT} "
+            f"--product-version {version.id} --amount-fen {version.default_amount_fen} "
+            f"--term-months {version.min_term_months} --method {version.repayment_methods[0]}"
+        )
+    console.print(
+        f"[bold]demo accounts[/] (password {DEMO_PASSWORD}): demo_rep (enterprise {uscc}, "
+        "authenticated), demo_officer and demo_bank_admin (its bank), demo_ops (province "
+        "ops), demo_city_ops (Pingdingshan branch, 410400). Log in at /login.\n"
+        "[bold]walk one 310 application[/] (draft, submit with consent, the decision, the "
+        "ledger, accept, disburse, a repayment), once the server is up:\n" + walk
+    )
+
+
+def _worker() -> None:
+    """A worker with beat beside the server. The server replaces this process
+    (``execv``), so the worker is the server's child, and the kernel sends it SIGTERM when
+    its parent dies (``PR_SET_PDEATHSIG``): stopping the demo stops both."""
+    import ctypes
+    import signal
+
+    def die_with_parent() -> None:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+
+    subprocess.Popen(
+        [sys.executable, "-m", "finance.cli.main", "worker", "--beat", "--loglevel", "WARNING"],
+        env=os.environ.copy(),
+        preexec_fn=die_with_parent if sys.platform == "linux" else None,
+    )
+    console.print("a worker (with beat) runs beside the server, on the embedded broker")
 
 
 if __name__ == "__main__":

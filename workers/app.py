@@ -39,7 +39,13 @@ from finance.core.db import get_engine
 from finance.core.settings import Settings, get_settings
 from finance.core.worker_presence import HEARTBEAT_SECONDS, remove_heartbeat, write_heartbeat
 
-TASK_MODULES = ["workers.credit", "workers.webhooks", "workers.housekeeping", "workers.demands"]
+TASK_MODULES = [
+    "workers.credit",
+    "workers.webhooks",
+    "workers.housekeeping",
+    "workers.demands",
+    "workers.lending",
+]
 
 
 def heartbeat_step(data_dir: Path) -> type[bootsteps.StartStopStep]:
@@ -107,6 +113,7 @@ def make_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     celery = Celery("finance", broker=settings.celery_broker_url, include=TASK_MODULES)
+    lending_queue = settings.lending_queue or "celery"
     celery.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -142,6 +149,23 @@ def make_app(settings: Settings | None = None) -> Celery:
             "demands-overdue": {
                 "task": "demands.sweep_overdue",
                 "schedule": 300.0,  # workers.demands.INTERVAL
+            },
+            # The 310 flow: applications left between submission and decision are
+            # asked for again, offers not accepted in time expire, days past due daily.
+            "lending-resume": {
+                "task": "lending.resume",
+                "schedule": 15.0,
+                "options": {"queue": lending_queue},
+            },
+            "lending-expire-offers": {
+                "task": "lending.expire_offers",
+                "schedule": 300.0,
+                "options": {"queue": lending_queue},
+            },
+            "lending-days-past-due": {
+                "task": "lending.days_past_due",
+                "schedule": crontab(hour=0, minute=30),
+                "options": {"queue": lending_queue},
             },
         },
     )

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # demand is flagged to ops and pushed to the next banks.
     demand_push_banks: int = Field(default=3, ge=1, le=50)
     demand_claim_working_days: int = Field(default=2, ge=1, le=60)
+    # The queue the 310 decision tasks go to (None: Celery's default queue).
+    lending_queue: str | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

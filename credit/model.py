@@ -18,6 +18,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from credit.linear import LinearBase
+from credit.scorecard import Scorecard
 
 Array = NDArray[np.float64]
 # Feature values by column: a data frame, or a mapping of arrays (``credit.features``).
@@ -26,6 +27,7 @@ Columns = pd.DataFrame | Mapping[str, Any]
 MODEL_FILE = "model.txt"
 META_FILE = "meta.json"
 LINEAR_FILE = "linear.json"
+SCORECARD_FILE = "scorecard.json"  # the challenger, and the predictor when it won
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,9 @@ class CreditModel:
     version: str | None = None
     fill: dict[str, float] = field(default_factory=dict)
     linear: LinearBase | None = None
+    # When the WOE scorecard won the tuning (``credit.tuning``), it gives the log-odds
+    # and their contributions; the booster is kept beside it.
+    scorecard: Scorecard | None = None
 
     # ------------------------------------------------------------ inputs
 
@@ -126,6 +131,9 @@ class CreditModel:
     # ------------------------------------------------------------ outputs
 
     def raw(self, x: Array) -> Array:
+        if self.scorecard is not None:
+            scorecard_raw: Array = self.contributions(x).sum(axis=1)
+            return scorecard_raw
         result: Array = np.asarray(self.booster.predict(x, raw_score=True, num_threads=1))
         if self.linear is not None:
             result = result + self.linear.log_odds(x)
@@ -136,11 +144,25 @@ class CreditModel:
 
     def contributions(self, x: Array) -> Array:
         """SHAP values of the raw log-odds, one column per feature plus the expected value
-        last (LightGBM ``pred_contrib``, plus the linear base's)."""
+        last (LightGBM ``pred_contrib``, plus the linear base's; or the scorecard's: each
+        feature's coefficient times its WOE, the intercept last)."""
+        if self.scorecard is not None:
+            return self.scorecard.contributions(self.decode(x), self.features)
         result: Array = np.asarray(self.booster.predict(x, pred_contrib=True, num_threads=1))
         if self.linear is not None:
             result = result + self.linear.contributions(x)
         return result
+
+    def decode(self, x: Array) -> pd.DataFrame:
+        """The feature values of an input matrix (category codes back to their strings;
+        an unseen category, coded as missing, stays missing)."""
+        frame = pd.DataFrame(x, columns=self.features)
+        for name, values in self.categories.items():
+            codes = frame[name].to_numpy()
+            frame[name] = pd.Series(
+                [None if np.isnan(c) else values[int(c)] for c in codes], dtype=object
+            )
+        return frame
 
     # ------------------------------------------------------------ artifacts
 
@@ -154,10 +176,13 @@ class CreditModel:
             "calibration": asdict(self.calibration),
             "scale": asdict(self.scale),
             "fill": self.fill,
+            "predictor": "lightgbm" if self.scorecard is None else "scorecard",
         }
         (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2))
         if self.linear is not None:
             (directory / LINEAR_FILE).write_text(json.dumps(self.linear.to_dict(), indent=1))
+        if self.scorecard is not None:
+            (directory / SCORECARD_FILE).write_text(json.dumps(self.scorecard.to_dict(), indent=1))
 
     @classmethod
     def load(cls, directory: Path, version: str | None = None) -> CreditModel:
@@ -167,6 +192,11 @@ class CreditModel:
         linear = (
             LinearBase.from_dict(json.loads(linear_file.read_text()))
             if linear_file.exists()
+            else None
+        )
+        scorecard = (
+            Scorecard.from_dict(json.loads((directory / SCORECARD_FILE).read_text()))
+            if meta.pop("predictor", "lightgbm") == "scorecard"
             else None
         )
         return cls(
@@ -179,6 +209,7 @@ class CreditModel:
             version=version,
             fill={k: float(v) for k, v in meta.pop("fill", {}).items()},
             linear=linear,
+            scorecard=scorecard,
         )
 
 

@@ -81,6 +81,13 @@ def train(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed (training is deterministic).")] = 42,
+    budget: Annotated[
+        float,
+        typer.Option(
+            help="Seconds the --data tuning may take (a search over the model's settings by"
+            " cross-validation, with the WOE scorecard beside it)."
+        ),
+    ] = 180.0,
     linear_base: Annotated[
         bool,
         typer.Option(
@@ -99,6 +106,7 @@ def train(
     from credit.registry import promote as promote_version
     from credit.registry import register
     from credit.train import train as fit
+    from credit.tuning import train_tuned
 
     settings = get_settings()
     try:
@@ -112,7 +120,12 @@ def train(
             with transaction() as session:
                 until = _observed_until(session, observed_until)
                 training_set = platform_training_set(session, until)
-        result = fit(training_set, seed=seed, linear_base=linear_base)
+        if data is not None:
+            if budget <= 0:
+                fail("--budget must be a positive number of seconds", as_json=as_json)
+            result = train_tuned(training_set, seed=seed, budget_seconds=budget)
+        else:
+            result = fit(training_set, seed=seed, linear_base=linear_base)
         if data is None:
             result.report["observed_until"] = until.isoformat()
         with transaction() as session:

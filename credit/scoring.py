@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -168,17 +168,26 @@ def enterprise_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Enterprise)) or 0)
 
 
+STAGES = ("reading", "features", "predict", "writing")  # predict: PD, score and reasons
+
+
 @dataclass(slots=True)
 class Stages:
-    """Seconds spent in each stage of batch rescoring, summed over chunks."""
+    """Wall and CPU seconds spent in each stage of batch rescoring, summed over chunks
+    (CPU: this process's, as ``time.process_time`` counts it)."""
 
-    reading: float = 0.0
-    features: float = 0.0
-    predict: float = 0.0  # PD, score and reasons
-    writing: float = 0.0
+    wall: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+    def add(self, stage: str, wall: float, cpu: float) -> None:
+        self.wall[stage] += wall
+        self.cpu[stage] += cpu
+
+    def as_dict(self) -> dict[str, dict[str, float]]:
+        return {
+            "wall": {k: round(v, 3) for k, v in self.wall.items()},
+            "cpu": {k: round(v, 3) for k, v in self.cpu.items()},
+        }
 
 
 def rescore_chunk(
@@ -193,7 +202,13 @@ def rescore_chunk(
     (one per enterprise, date and model: a chunk run again replaces its rows). Adds the
     time of each stage to ``stages`` when given."""
     stages = stages if stages is not None else Stages()
-    started = time.perf_counter()
+    clock = [(time.perf_counter(), time.process_time())]
+
+    def lap(stage: str) -> None:
+        now = (time.perf_counter(), time.process_time())
+        stages.add(stage, now[0] - clock[0][0], now[1] - clock[0][1])
+        clock[0] = now
+
     usccs = list(
         session.scalars(
             select(Enterprise.uscc)
@@ -209,18 +224,14 @@ def rescore_chunk(
         amount_fen=np.full(len(usccs), np.nan),
     )
     inputs = read(session, requests, uscc_range=(first, last))
-    read_at = time.perf_counter()
+    lap("reading")
     computed = compute(inputs)
     columns = {name: computed[name] for name in FEATURE_NAMES}
-    computed_at = time.perf_counter()
+    lap("features")
     results = score_features(model, columns, usccs, as_of)
-    predicted_at = time.perf_counter()
+    lap("predict")
     store(session, results)
-    written_at = time.perf_counter()
-    stages.reading += read_at - started
-    stages.features += computed_at - read_at
-    stages.predict += predicted_at - computed_at
-    stages.writing += written_at - predicted_at
+    lap("writing")
     return len(results)
 
 

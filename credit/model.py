@@ -115,6 +115,10 @@ class CreditModel:
     # When the WOE scorecard won the tuning (``credit.tuning``), it gives the log-odds
     # and their contributions; the booster is kept beside it.
     scorecard: Scorecard | None = None
+    _codes: dict[str, dict[str, float]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._codes = category_codes(self.categories)
 
     # ------------------------------------------------------------ inputs
 
@@ -122,7 +126,7 @@ class CreditModel:
         """The input matrix from feature columns (a data frame, or the feature columns
         ``credit.features`` computes); an application input without a value takes its
         fill value."""
-        x = encode(columns, self.features, self.categories)
+        x = encode(columns, self.features, self.categories, self._codes)
         for name, value in self.fill.items():
             column = x[:, self.features.index(name)]
             column[np.isnan(column)] = value
@@ -213,28 +217,38 @@ class CreditModel:
         )
 
 
-def encode(columns: Columns, features: Sequence[str], categories: Mapping[str, list[str]]) -> Array:
+def encode(
+    columns: Columns,
+    features: Sequence[str],
+    categories: Mapping[str, list[str]],
+    codes: Mapping[str, Mapping[str, float]] | None = None,
+) -> Array:
     """The input matrix from columns holding (at least) the features (a data frame, or a
-    mapping of arrays); category strings become their codes in ``categories``, unseen or
-    missing categories become NaN."""
-    encoded: list[Array] = []
-    for name in features:
+    mapping of arrays); category strings become their codes in ``categories`` (``codes``:
+    the same as mappings, when the caller keeps them), unseen or missing categories become
+    NaN."""
+    if codes is None:
+        codes = category_codes(categories)
+    x = np.empty((len(columns[features[0]]) if features else 0, len(features)))
+    for position, name in enumerate(features):
         values = columns[name]
-        if name in categories:
-            codes = {value: float(code) for code, value in enumerate(categories[name])}
-            encoded.append(
-                np.array(
-                    [np.nan if _missing(v) else codes.get(str(v), np.nan) for v in values],
-                    dtype=np.float64,
-                )
-            )
+        if name in codes:
+            mapping = codes[name]
+            x[:, position] = [
+                np.nan if _missing(v) else mapping.get(str(v), np.nan) for v in values
+            ]
         elif isinstance(values, np.ndarray) and values.dtype == np.float64:
-            encoded.append(values)
+            x[:, position] = values
         else:
-            encoded.append(pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64))
-    if not encoded:
-        return np.empty((0, 0))
-    return np.column_stack(encoded)
+            x[:, position] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+    return x
+
+
+def category_codes(categories: Mapping[str, list[str]]) -> dict[str, dict[str, float]]:
+    return {
+        name: {value: float(code) for code, value in enumerate(values)}
+        for name, values in categories.items()
+    }
 
 
 def category_mapping(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, list[str]]:

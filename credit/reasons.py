@@ -4,6 +4,7 @@ the enterprise's value. PIPL art. 24 gives the enterprise the right to this expl
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -76,6 +77,7 @@ def adverse_reasons(
     return reasons
 
 
+@functools.lru_cache(maxsize=1024)
 def _phrases(feature: str) -> tuple[tuple[str, str], tuple[str, str]]:
     """The phrase with a value, and without one."""
     return phrase(feature, 0), phrase(feature, None)

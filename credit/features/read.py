@@ -309,6 +309,8 @@ class _Matcher:
 
     def match(self, keys: Sequence[Any]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """(row, request) pairs of rows with these USCCs."""
+        if self.index is None and len(self.counts) == 1 and self.counts[0] == 1:
+            return np.arange(len(keys)), np.zeros(len(keys), dtype=np.intp)  # one request
         if self.index is None:
             codes = np.zeros(len(keys), dtype=np.intp)
         else:
@@ -408,9 +410,12 @@ def decode(
     categories: dict[str, list[str | None]] = {name: [None] * n for name in CATEGORICAL}
     industry_rows: list[tuple[Sequence[Any], list[Any], NDArray[np.int64]]] = []
     for branch, (rows, layout) in zip(BRANCHES, branch_rows, strict=True):
+        if not rows:  # nothing to decode (often so for one enterprise's events)
+            if branch.source is Source.EVENT:
+                events[branch.name] = _no_events(branch.columns)
+            continue
         key_at, day_at, at = branch.positions(layout)
-        width = max(at, default=2) + 1
-        columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * width
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
         keys = columns[key_at]
         values = [columns[p] for p in at]
         if branch.source is Source.INDUSTRY:
@@ -511,9 +516,17 @@ def _event_column(column: str, values: Sequence[Any]) -> NDArray[Any]:
     if column in NULLABLE_NUMBERS:
         return _floats(values)
     if column.endswith("_fen"):
-        return np.nan_to_num(_floats(values), nan=0.0)
+        numbers = _floats(values)
+        return np.where(np.isnan(numbers), 0.0, numbers)
     if column == "closed_on":
-        return np.nan_to_num(_floats(values), nan=-1.0).astype(np.int64)
+        numbers = _floats(values)
+        return np.where(np.isnan(numbers), -1.0, numbers).astype(np.int64)
     if column == "dishonest_debtor":
-        return np.nan_to_num(_floats(values), nan=0.0).astype(np.int64)
+        numbers = _floats(values)
+        return np.where(np.isnan(numbers), 0.0, numbers).astype(np.int64)
     return np.array(values, dtype=object)
+
+
+def _no_events(columns: Sequence[str]) -> Events:
+    empty = np.zeros(0, dtype=np.int64)
+    return Events(request=empty, day=empty, columns={c: _event_column(c, ()) for c in columns})

@@ -43,9 +43,16 @@ def compute(raw: Inputs) -> dict[str, Any]:
     present = ~np.isnan(panel)
     filled = np.where(present, panel, 0.0)
 
+    # Window sums as differences of running sums: the values are whole numbers (fen,
+    # counts, kWh, ranks), so every partial sum is exact in float64 and equals the
+    # window's own sum.
+    shape = (n, panel.shape[1], 1)
+    counts = np.concatenate([np.zeros(shape), np.cumsum(present, axis=2)], axis=2)
+    totals = np.concatenate([np.zeros(shape), np.cumsum(filled, axis=2)], axis=2)
+
     def window(start: int, stop: int) -> tuple[Array, Array, Array]:
-        count = present[:, :, start:stop].sum(axis=2).astype(np.float64)
-        total = filled[:, :, start:stop].sum(axis=2)
+        count = counts[:, :, stop] - counts[:, :, start]
+        total = totals[:, :, stop] - totals[:, :, start]
         return np.where(count > 0, total, np.nan), _divide(total, count), count
 
     sum12, mean12, count12 = window(12, 24)
@@ -122,7 +129,8 @@ def compute(raw: Inputs) -> dict[str, Any]:
     as_of = raw.as_of_day
     court = raw.events["judicial"]
     court_as_of = as_of[court.request]
-    adverse = np.isin(court.columns["role"], ADVERSE_ROLES)
+    roles = court.columns["role"]
+    adverse = (roles == ADVERSE_ROLES[0]) | (roles == ADVERSE_ROLES[1])
     recent_court = court.day >= court_as_of - DAYS_24M
     closed_on = court.columns["closed_on"]
     still_open = (closed_on < 0) | (closed_on >= court_as_of)
@@ -149,8 +157,9 @@ def compute(raw: Inputs) -> dict[str, Any]:
     out["penalties_amount_24m_yuan"] = (
         _tally(penalties, n, recent_penalty, penalties.columns["amount_fen"]) / 100
     )
+    kinds = penalties.columns["penalty_type"]
     out["penalties_severe_all"] = _tally(
-        penalties, n, np.isin(penalties.columns["penalty_type"], SEVERE_PENALTIES)
+        penalties, n, (kinds == SEVERE_PENALTIES[0]) | (kinds == SEVERE_PENALTIES[1])
     )
 
     ip = raw.events["ip"]

@@ -93,7 +93,7 @@ def train(
         typer.Option(
             "--linear-base/--no-linear-base",
             help="Start the trees from a regularised logistic regression (default) or from "
-            "the average.",
+            "the average. With --data the tuning tries both.",
         ),
     ] = True,
     promote: Annotated[bool, typer.Option(help="Make the new version the live model.")] = False,

@@ -1,7 +1,11 @@
 """Batch rescoring throughput: enterprises per second for ``finance credit rescore`` end
 to end (read data, features, predict with reasons, write scores), inline and fanned out
 to 1 and 2 ``finance worker`` processes, against LightGBM's bare batch predict on the
-same feature matrix in the same run.
+same feature matrix in the same run. The inline run prints where the time goes: each
+stage's wall and CPU seconds and share (reading the rows, computing the features, PD and
+score with reasons, writing the scores), and the industry index refresh that comes
+before the chunks. Every run prints the load average and the CPU share the host stole
+while it ran: the machine is shared.
 
 Runs on the configured database and broker (FINANCE_* settings) with its active model,
 e.g. after ``finance synth --enterprises 100000 --load`` and ``finance credit train
@@ -25,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from machine import cpu_ticks, load, stolen
 from sqlalchemy import select
 
-from credit.features import batch_features
+from credit.features import feature_columns
+from credit.features.inputs import day_number
+from credit.features.read import Requests
 from credit.registry import load_model
 from finance.core.db import session_factory
 from finance.core.settings import get_settings
@@ -43,8 +48,10 @@ def rescore(as_of: dt.date, chunk_size: int, workers: bool) -> dict[str, Any]:
     command += ["--chunk-size", str(chunk_size), "--json"]
     # Explicit either way: by default rescore would look for running workers itself.
     command.append("--workers" if workers else "--inline")
+    ticks = cpu_ticks()
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    result["machine"] = f"{load()}; {stolen(ticks, cpu_ticks())}"
     return result
 
 
@@ -76,8 +83,12 @@ def bare_rate(chunk_size: int, as_of: dt.date) -> tuple[int, float, float]:
         matrices = []
         for start in range(0, len(usccs), chunk_size):
             chunk = usccs[start : start + chunk_size]
-            requests = pd.DataFrame({"uscc": chunk, "as_of": [as_of] * len(chunk)})
-            matrices.append(model.matrix(batch_features(session, requests)))
+            requests = Requests(
+                usccs=chunk,
+                as_of_day=np.full(len(chunk), day_number(as_of), dtype=np.int64),
+                amount_fen=np.full(len(chunk), np.nan),
+            )
+            matrices.append(model.matrix(feature_columns(session, requests)))
     x = np.vstack(matrices)
     start = time.perf_counter()
     model.booster.predict(x, num_threads=1)
@@ -102,16 +113,41 @@ def main() -> None:
     for offset, count in enumerate(int(c) for c in args.workers.split(",")):
         day = base - dt.timedelta(days=offset + 1)
         results.append((f"{count} worker process(es)", with_workers(count, day, args.chunk_size)))
+    bare_ticks = cpu_ticks()
     rows, bare_one, bare_default = bare_rate(args.chunk_size, base)
+    bare_machine = f"{load()}; {stolen(bare_ticks, cpu_ticks())}"
     print(f"end: {load()}; {stolen(ticks, cpu_ticks())}")
     print(f"enterprises: {rows}, chunk size {args.chunk_size}, cores {os.cpu_count()}")
-    print(f"{'':36}{'seconds':>10}{'ent/s':>12}{'bare/this':>11}")
-    for label, result in results:
-        rate = result["enterprises"] / result["seconds"]
-        print(f"{label:36}{result['seconds']:10.1f}{rate:12.0f}{bare_one / rate:10.0f}x")
-    print(f"{'bare LightGBM predict, 1 thread':36}{rows / bare_one:10.2f}{bare_one:12.0f}")
     print(
-        f"{'bare LightGBM predict, all threads':36}{rows / bare_default:10.2f}{bare_default:12.0f}"
+        f"{'':28}{'seconds':>9}{'ent/s':>9}{'refresh s':>11}{'scoring s':>11}{'scoring/s':>11}"
+        f"{'bare/this':>11}  machine during the run"
+    )
+    for label, result in results:
+        rate = result["enterprises"] / result["scoring_seconds"]
+        print(
+            f"{label:28}{result['seconds']:9.1f}{result['per_second']:9.0f}"
+            f"{result['refresh_seconds']:11.1f}{result['scoring_seconds']:11.1f}{rate:11.0f}"
+            f"{bare_one / rate:10.0f}x  {result['machine']}"
+        )
+    print(
+        f"{'bare predict, 1 thread':28}{rows / bare_one:9.2f}{bare_one:9.0f}{'':44}{bare_machine}"
+    )
+    print(f"{'bare predict, all threads':28}{rows / bare_default:9.2f}{bare_default:9.0f}")
+    stages = results[0][1]["stages"]
+    total_wall, total_cpu = sum(stages["wall"].values()), sum(stages["cpu"].values())
+    enterprises = results[0][1]["enterprises"]
+    print("\ninline run, where the scoring time goes (summed over chunks):")
+    print(f"{'stage':12}{'wall s':>9}{'share':>8}{'CPU s':>9}{'share':>8}{'CPU µs/ent':>12}")
+    for stage, wall in stages["wall"].items():
+        cpu = stages["cpu"][stage]
+        print(
+            f"{stage:12}{wall:9.2f}{wall / total_wall:8.1%}{cpu:9.2f}{cpu / total_cpu:8.1%}"
+            f"{cpu / enterprises * 1e6:12.0f}"
+        )
+    print(
+        f"{'total':12}{total_wall:9.2f}{'':8}{total_cpu:9.2f}{'':8}"
+        f"{total_cpu / enterprises * 1e6:12.0f}  (one core's CPU alone: "
+        f"{enterprises / total_cpu:,.0f} enterprises/s)"
     )
 
 

@@ -31,7 +31,8 @@ from typing import Any
 from machine import cpu_ticks, load, stolen
 from sqlalchemy import select
 
-from credit.features import enterprise_features
+from credit.features import feature_columns
+from credit.features.service import one_request
 from credit.registry import active_version, load_model
 from credit.scoring import score_enterprise
 from finance.core.db import session_factory
@@ -90,12 +91,12 @@ def main() -> None:
                 "online score (features+PD+reasons)",
                 lambda u=online_uscc: score_enterprise(session, u, as_of, data_dir=data_dir),
             )
-            values = record(
+            columns = record(
                 "  features only",
-                lambda u=features_uscc: enterprise_features(session, u, as_of),
+                lambda u=features_uscc: feature_columns(session, one_request(u, as_of)),
             )
             record("  live-model lookup", lambda: active_version(session))
-            x = model.row(values)
+            x = model.matrix(columns)
             record("  pred_contrib (PD + reasons)", lambda x=x: model.contributions(x))
             record(
                 "bare LightGBM predict, one row",

@@ -118,9 +118,11 @@ def file_training_set(
     """A training set from a bank's own file: every other column is a feature, numeric
     when its values are numbers and categorical otherwise."""
     frame = read_table(path)
-    for column in (target, time_column):
+    for label, column in (("target", target), ("time", time_column)):
         if column is not None and column not in frame.columns:
-            raise Invalid(f"{path} has no column {column!r}", columns=list(frame.columns))
+            raise Invalid(
+                f"{path.name} has no {label} column {column!r}", columns=list(frame.columns)
+            )
     labelled = frame[frame[target].notna()].reset_index(drop=True)
     labels = labelled[target]
     if bad_value is not None:

@@ -104,7 +104,10 @@ def render_text(report: Mapping[str, Any]) -> str:
         "",
         f"{'':14}{'AUC':>8}{'Gini':>8}{'KS':>8}{'Brier':>8}",
     ]
-    rows: list[tuple[str, Mapping[str, Any]]] = [("LightGBM", report)]
+    predictor = report.get("predictor", "lightgbm")
+    rows: list[tuple[str, Mapping[str, Any]]] = [
+        ("LightGBM", report if predictor == "lightgbm" else report["lightgbm"])
+    ]
     if report.get("scorecard"):
         rows.append(("scorecard", report["scorecard"]))
     for label, figures in rows:
@@ -120,6 +123,21 @@ def render_text(report: Mapping[str, Any]) -> str:
         )
     if report.get("oracle_auc") is not None:
         lines.append(f"{'oracle':14}{report['oracle_auc']:8.4f}   gap {report['oracle_gap']:+.4f}")
+    tuning = report.get("tuning")
+    if tuning:
+        lines += [
+            "",
+            f"tuning: {tuning['tried']} of {tuning['of']} candidates in {tuning['seconds']} s"
+            f" (budget {tuning['budget_seconds']} s, seed {tuning['seed']}),"
+            f" {tuning['folds']}-fold cross-validated AUC",
+        ]
+        lines += [
+            f"  {row['name']:16}{row['cv_auc']:8.4f}  {row['rounds']:>4} rounds"
+            f"{'  linear base' if row['linear_base'] else ''}"
+            for row in tuning["candidates"]
+        ]
+        lines.append(f"  {'WOE scorecard':16}{tuning['scorecard_cv_auc']:8.4f}")
+        lines.append(f"winner: {tuning['winner']}: {tuning['why']}")
     lines += ["", "calibration by decile (lowest PD first)"]
     lines += [
         f"  {row['decile']:>2}  n={row['count']:<6} pd={row['mean_pd']:.4f}"

@@ -18,12 +18,16 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from credit.linear import LinearBase
+from credit.scorecard import Scorecard
 
 Array = NDArray[np.float64]
+# Feature values by column: a data frame, or a mapping of arrays (``credit.features``).
+Columns = pd.DataFrame | Mapping[str, Any]
 
 MODEL_FILE = "model.txt"
 META_FILE = "meta.json"
 LINEAR_FILE = "linear.json"
+SCORECARD_FILE = "scorecard.json"  # the challenger, and the predictor when it won
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,41 +112,32 @@ class CreditModel:
     version: str | None = None
     fill: dict[str, float] = field(default_factory=dict)
     linear: LinearBase | None = None
+    # When the WOE scorecard won the tuning (``credit.tuning``), it gives the log-odds
+    # and their contributions; the booster is kept beside it.
+    scorecard: Scorecard | None = None
     _codes: dict[str, dict[str, float]] = field(init=False, repr=False)
-    _positions: list[tuple[int, str]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._codes = {
-            name: {value: float(code) for code, value in enumerate(values)}
-            for name, values in self.categories.items()
-        }
-        self._positions = [(i, name) for i, name in enumerate(self.features)]
+        self._codes = category_codes(self.categories)
 
     # ------------------------------------------------------------ inputs
 
-    def matrix(self, frame: pd.DataFrame) -> Array:
-        x = encode(frame, self.features, self.categories)
+    def matrix(self, columns: Columns) -> Array:
+        """The input matrix from feature columns (a data frame, or the feature columns
+        ``credit.features`` computes); an application input without a value takes its
+        fill value."""
+        x = encode(columns, self.features, self.categories, self._codes)
         for name, value in self.fill.items():
             column = x[:, self.features.index(name)]
             column[np.isnan(column)] = value
         return x
 
-    def row(self, values: Mapping[str, Any]) -> Array:
-        """One input row from a mapping of feature values (the online path: no pandas)."""
-        x = np.empty((1, len(self.features)), dtype=np.float64)
-        for i, name in self._positions:
-            value = values.get(name)
-            if name in self._codes:
-                x[0, i] = np.nan if _missing(value) else self._codes[name].get(str(value), np.nan)
-            elif value is None or _missing(value):
-                x[0, i] = self.fill.get(name, np.nan)
-            else:
-                x[0, i] = float(value)
-        return x
-
     # ------------------------------------------------------------ outputs
 
     def raw(self, x: Array) -> Array:
+        if self.scorecard is not None:
+            scorecard_raw: Array = self.contributions(x).sum(axis=1)
+            return scorecard_raw
         result: Array = np.asarray(self.booster.predict(x, raw_score=True, num_threads=1))
         if self.linear is not None:
             result = result + self.linear.log_odds(x)
@@ -153,11 +148,25 @@ class CreditModel:
 
     def contributions(self, x: Array) -> Array:
         """SHAP values of the raw log-odds, one column per feature plus the expected value
-        last (LightGBM ``pred_contrib``, plus the linear base's)."""
+        last (LightGBM ``pred_contrib``, plus the linear base's; or the scorecard's: each
+        feature's coefficient times its WOE, the intercept last)."""
+        if self.scorecard is not None:
+            return self.scorecard.contributions(self.decode(x), self.features)
         result: Array = np.asarray(self.booster.predict(x, pred_contrib=True, num_threads=1))
         if self.linear is not None:
             result = result + self.linear.contributions(x)
         return result
+
+    def decode(self, x: Array) -> pd.DataFrame:
+        """The feature values of an input matrix (category codes back to their strings;
+        an unseen category, coded as missing, stays missing)."""
+        frame = pd.DataFrame(x, columns=self.features)
+        for name, values in self.categories.items():
+            codes = frame[name].to_numpy()
+            frame[name] = pd.Series(
+                [None if np.isnan(c) else values[int(c)] for c in codes], dtype=object
+            )
+        return frame
 
     # ------------------------------------------------------------ artifacts
 
@@ -171,10 +180,13 @@ class CreditModel:
             "calibration": asdict(self.calibration),
             "scale": asdict(self.scale),
             "fill": self.fill,
+            "predictor": "lightgbm" if self.scorecard is None else "scorecard",
         }
         (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2))
         if self.linear is not None:
             (directory / LINEAR_FILE).write_text(json.dumps(self.linear.to_dict(), indent=1))
+        if self.scorecard is not None:
+            (directory / SCORECARD_FILE).write_text(json.dumps(self.scorecard.to_dict(), indent=1))
 
     @classmethod
     def load(cls, directory: Path, version: str | None = None) -> CreditModel:
@@ -184,6 +196,11 @@ class CreditModel:
         linear = (
             LinearBase.from_dict(json.loads(linear_file.read_text()))
             if linear_file.exists()
+            else None
+        )
+        scorecard = (
+            Scorecard.from_dict(json.loads((directory / SCORECARD_FILE).read_text()))
+            if meta.pop("predictor", "lightgbm") == "scorecard"
             else None
         )
         return cls(
@@ -196,29 +213,42 @@ class CreditModel:
             version=version,
             fill={k: float(v) for k, v in meta.pop("fill", {}).items()},
             linear=linear,
+            scorecard=scorecard,
         )
 
 
 def encode(
-    frame: pd.DataFrame, features: Sequence[str], categories: Mapping[str, list[str]]
+    columns: Columns,
+    features: Sequence[str],
+    categories: Mapping[str, list[str]],
+    codes: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Array:
-    """The input matrix from a frame holding (at least) the features; category strings
-    become their codes in ``categories``, unseen or missing categories become NaN."""
-    columns: list[Array] = []
-    for name in features:
-        if name in categories:
-            codes = {value: float(code) for code, value in enumerate(categories[name])}
-            columns.append(
-                np.array(
-                    [np.nan if _missing(v) else codes.get(str(v), np.nan) for v in frame[name]],
-                    dtype=np.float64,
-                )
-            )
+    """The input matrix from columns holding (at least) the features (a data frame, or a
+    mapping of arrays); category strings become their codes in ``categories`` (``codes``:
+    the same as mappings, when the caller keeps them), unseen or missing categories become
+    NaN."""
+    if codes is None:
+        codes = category_codes(categories)
+    x = np.empty((len(columns[features[0]]) if features else 0, len(features)))
+    for position, name in enumerate(features):
+        values = columns[name]
+        if name in codes:
+            mapping = codes[name]
+            x[:, position] = [
+                np.nan if _missing(v) else mapping.get(str(v), np.nan) for v in values
+            ]
+        elif isinstance(values, np.ndarray) and values.dtype == np.float64:
+            x[:, position] = values
         else:
-            columns.append(pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64))
-    if not columns:
-        return np.empty((len(frame), 0))
-    return np.column_stack(columns)
+            x[:, position] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+    return x
+
+
+def category_codes(categories: Mapping[str, list[str]]) -> dict[str, dict[str, float]]:
+    return {
+        name: {value: float(code) for code, value in enumerate(values)}
+        for name, values in categories.items()
+    }
 
 
 def category_mapping(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, list[str]]:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credit.evaluate import render_html, render_text
-from credit.model import CreditModel
+from credit.model import SCORECARD_FILE, CreditModel
 from credit.models import CreditModelVersion, ModelStatus
 from credit.scorecard import Scorecard
 from credit.train import TrainResult
@@ -27,7 +27,6 @@ from finance.core.errors import Conflict, NotFound
 from finance.core.types import utcnow
 
 REPORT_JSON = "report.json"
-SCORECARD_FILE = "scorecard.json"
 CACHE_SIZE = 4
 
 

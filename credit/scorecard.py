@@ -187,6 +187,19 @@ class Scorecard:
         result: Array = 1.0 / (1.0 + np.exp(-logit))
         return result
 
+    def contributions(self, frame: pd.DataFrame, features: Sequence[str]) -> Array:
+        """Per row, each of ``features``' share of the log-odds (coefficient times WOE; zero
+        for a feature the scorecard does not use), the intercept last: they add up to the
+        log-odds, and a bin as risky as the whole population contributes nothing."""
+        out = np.zeros((len(frame), len(features) + 1))
+        out[:, -1] = self.intercept
+        position = {name: i for i, name in enumerate(features)}
+        for binning, coefficient in zip(self.binnings, self.coefficients, strict=True):
+            out[:, position[binning.feature]] = coefficient * binning.transform(
+                frame[binning.feature]
+            )
+        return out
+
     def table(self, factor: float) -> list[dict[str, Any]]:
         """Points per bin: a bin adds ``-factor * coefficient * woe`` to the base points."""
         rows: list[dict[str, Any]] = []

@@ -9,7 +9,10 @@ two paths give the same score for the same features.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+import functools
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from credit.dataset import score_columns
-from credit.features import batch_features, enterprise_features
-from credit.model import CreditModel
+from credit.features import FEATURE_NAMES, feature_columns
+from credit.features.compute import compute
+from credit.features.inputs import day_number
+from credit.features.read import Requests, read
+from credit.features.service import one_request
+from credit.model import Columns, CreditModel
 from credit.models import CreditScore
 from credit.reasons import adverse_reasons
 from credit.registry import load_model
@@ -59,35 +66,43 @@ def score_enterprise(
     """PD, score, band and up to four adverse reasons for one enterprise as of a date, by
     the given model or else the live one. ``amount_fen`` is the amount applied for (the
     310 flow passes it); without it (a profile score) the model's typical amount
-    relative to revenue stands in."""
+    relative to revenue stands in. The batch computation on one request."""
     if model is None:
         model = load_model(session, data_dir)
-    values = enterprise_features(session, uscc, as_of, amount_fen)
-    if values["size_class"] is None and session.get(Enterprise, uscc) is None:
+    columns = feature_columns(session, one_request(uscc, as_of, amount_fen))
+    if columns["size_class"][0] is None and session.get(Enterprise, uscc) is None:
         raise NotFound(f"no enterprise {uscc}")
-    x = model.row(values)
-    contributions = model.contributions(x)[0]
-    pd_ = float(model.calibration.apply(np.array([contributions.sum()]))[0])
-    score = int(model.scale.points(np.array([pd_]))[0])
-    return ScoreResult(
-        uscc=uscc,
-        as_of=as_of,
-        pd=pd_,
-        score=score,
-        band=model.scale.band(score),
-        reasons=adverse_reasons(
-            model.features,
-            contributions[:-1],
-            [values[name] for name in model.features],
-            filled=model.fill,
-        ),
-        model_version=model.version or UNREGISTERED,
-    )
+    return score_features(model, columns, [uscc], as_of)[0]
+
+
+def score_features(
+    model: CreditModel, columns: Columns, usccs: Sequence[str], as_of: dt.date
+) -> list[ScoreResult]:
+    """Scores with reasons from feature columns (one row per USCC): what online and batch
+    scoring both do after the features."""
+    pds, reasons = explain(model, columns)
+    scores = model.scale.points(pds)
+    version = model.version or UNREGISTERED
+    band = model.scale.band
+    return [
+        ScoreResult(
+            uscc=uscc,
+            as_of=as_of,
+            pd=pd_,
+            score=score,
+            band=band(score),
+            reasons=row_reasons,
+            model_version=version,
+        )
+        for uscc, pd_, score, row_reasons in zip(
+            usccs, pds.tolist(), scores.tolist(), reasons, strict=True
+        )
+    ]
 
 
 def store(session: Session, results: list[ScoreResult]) -> None:
     """Write scores, replacing any earlier score of the same enterprise, date and model
-    (so re-running a task or a chunk leaves one row)."""
+    (so re-running a task or a chunk leaves one row). One executemany of an upsert."""
     if not results:
         return
     dialect = session.get_bind().dialect.name
@@ -106,53 +121,41 @@ def store(session: Session, results: list[ScoreResult]) -> None:
         }
         for r in results
     ]
-    statement = insert(CreditScore).values(rows)
-    statement = statement.on_conflict_do_update(
+    session.connection().execute(_upsert(insert), rows)
+
+
+@functools.cache
+def _upsert(insert: Any) -> Any:
+    statement = insert(CreditScore.__table__)
+    return statement.on_conflict_do_update(
         index_elements=["uscc", "as_of", "model_version"],
         set_={
             name: statement.excluded[name]
             for name in ("pd", "score", "band", "reasons", "scored_at")
         },
     )
-    session.execute(statement)
-    session.flush()
 
 
 def explain(
-    model: CreditModel, features: pd.DataFrame
+    model: CreditModel, features: Columns
 ) -> tuple[np.ndarray[Any, np.dtype[np.float64]], list[list[dict[str, Any]]]]:
-    """PD and adverse reasons of every row of a feature frame."""
+    """PD and adverse reasons of every row of feature columns (or a feature frame): one
+    ``pred_contrib`` gives both, the PD from the sum of the contributions (the raw
+    log-odds)."""
     contributions = model.contributions(model.matrix(features))
     pds = model.calibration.apply(contributions.sum(axis=1))
-    columns = [features[name].tolist() for name in model.features]
-    reasons = [
-        adverse_reasons(
-            model.features,
-            contributions[row, :-1],
-            [column[row] for column in columns],
-            filled=model.fill,
-        )
-        for row in range(len(features))
-    ]
+    columns = [_values(features[name]) for name in model.features]
+    reasons = adverse_reasons(model.features, contributions[:, :-1], columns, filled=model.fill)
     return pds, reasons
+
+
+def _values(column: Any) -> Sequence[Any]:
+    return column.tolist() if isinstance(column, pd.Series) else column
 
 
 def score_frame(model: CreditModel, features: pd.DataFrame, as_of: dt.date) -> list[ScoreResult]:
     """Scores with reasons for a frame of features indexed by USCC."""
-    pds, reasons = explain(model, features)
-    scores = model.scale.points(pds)
-    return [
-        ScoreResult(
-            uscc=str(uscc),
-            as_of=as_of,
-            pd=float(pds[row]),
-            score=int(scores[row]),
-            band=model.scale.band(int(scores[row])),
-            reasons=reasons[row],
-            model_version=model.version or UNREGISTERED,
-        )
-        for row, uscc in enumerate(features.index)
-    ]
+    return score_features(model, features, [str(u) for u in features.index], as_of)
 
 
 def chunk_bounds(session: Session, size: int = DEFAULT_CHUNK) -> list[tuple[str, str]]:
@@ -165,10 +168,47 @@ def enterprise_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Enterprise)) or 0)
 
 
+STAGES = ("reading", "features", "predict", "writing")  # predict: PD, score and reasons
+
+
+@dataclass(slots=True)
+class Stages:
+    """Wall and CPU seconds spent in each stage of batch rescoring, summed over chunks
+    (CPU: this process's, as ``time.process_time`` counts it)."""
+
+    wall: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+    def add(self, stage: str, wall: float, cpu: float) -> None:
+        self.wall[stage] += wall
+        self.cpu[stage] += cpu
+
+    def as_dict(self) -> dict[str, dict[str, float]]:
+        return {
+            "wall": {k: round(v, 3) for k, v in self.wall.items()},
+            "cpu": {k: round(v, 3) for k, v in self.cpu.items()},
+        }
+
+
 def rescore_chunk(
-    session: Session, model: CreditModel, as_of: dt.date, first: str, last: str
+    session: Session,
+    model: CreditModel,
+    as_of: dt.date,
+    first: str,
+    last: str,
+    stages: Stages | None = None,
 ) -> int:
-    """Score every enterprise whose USCC lies in ``[first, last]`` and store the scores."""
+    """Score every enterprise whose USCC lies in ``[first, last]`` and store the scores
+    (one per enterprise, date and model: a chunk run again replaces its rows). Adds the
+    time of each stage to ``stages`` when given."""
+    stages = stages if stages is not None else Stages()
+    clock = [(time.perf_counter(), time.process_time())]
+
+    def lap(stage: str) -> None:
+        now = (time.perf_counter(), time.process_time())
+        stages.add(stage, now[0] - clock[0][0], now[1] - clock[0][1])
+        clock[0] = now
+
     usccs = list(
         session.scalars(
             select(Enterprise.uscc)
@@ -178,9 +218,20 @@ def rescore_chunk(
     )
     if not usccs:
         return 0
-    requests = pd.DataFrame({"uscc": usccs, "as_of": [as_of] * len(usccs)}, index=usccs)
-    results = score_frame(model, batch_features(session, requests, uscc_range=(first, last)), as_of)
+    requests = Requests(
+        usccs=usccs,
+        as_of_day=np.full(len(usccs), day_number(as_of), dtype=np.int64),
+        amount_fen=np.full(len(usccs), np.nan),
+    )
+    inputs = read(session, requests, uscc_range=(first, last))
+    lap("reading")
+    computed = compute(inputs)
+    columns = {name: computed[name] for name in FEATURE_NAMES}
+    lap("features")
+    results = score_features(model, columns, usccs, as_of)
+    lap("predict")
     store(session, results)
+    lap("writing")
     return len(results)
 
 

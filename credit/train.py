@@ -116,8 +116,12 @@ def train(
     early_stopping: int = 200,
     linear_base: bool = True,
     refit: bool = True,
+    scorecard_predicts: bool = False,
 ) -> TrainResult:
-    """Train, calibrate and evaluate a model and its scorecard challenger."""
+    """Train, calibrate and evaluate a model and its scorecard challenger. With
+    ``scorecard_predicts`` (the challenger won the tuning, ``credit.tuning``) the model's
+    PD, score and reasons come from the scorecard; the booster is kept and reported as
+    ``lightgbm``."""
     scale = scale or ScoreScale()
     target = np.asarray(data.target, dtype=np.int64)
     if len(np.unique(target)) != 2:
@@ -226,6 +230,9 @@ def train(
         seed=seed,
     )
 
+    lightgbm_test = evaluate.metrics(target[test_rows], model.predict_pd(x[test_rows]))
+    if scorecard_predicts:
+        model.scorecard, model.calibration = scorecard, Calibration()
     pd_test = model.predict_pd(x[test_rows])
     scores = scale.points(pd_test)
     scorecard_pd = scorecard.predict_pd(data.frame.iloc[test_rows].reset_index(drop=True))
@@ -255,6 +262,8 @@ def train(
         "calibration": evaluate.calibration_table(target[test_rows], pd_test),
         "bands": evaluate.band_table(target[test_rows], scores, scale),
         "top_features": evaluate.top_features({k: float(v) for k, v in importance.items()}),
+        "predictor": "scorecard" if scorecard_predicts else "lightgbm",
+        "lightgbm": lightgbm_test,
         "scorecard": {
             **evaluate.metrics(target[test_rows], scorecard_pd),
             "features": [b.feature for b in scorecard.binnings],

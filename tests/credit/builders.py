@@ -121,6 +121,95 @@ class DataBuilder:
         self.session.flush()
 
 
+# As-of dates around the awkward enterprise's records (a day before and on a filing).
+AWKWARD_DATES = (dt.date(2022, 2, 1), dt.date(2023, 6, 1), dt.date(2023, 6, 2), dt.date(2024, 7, 9))
+
+
+def awkward_enterprises(builder: DataBuilder, number: int = 7) -> tuple[str, str]:
+    """An enterprise whose data is awkward (gaps, missing ratings, NULL amounts and dates,
+    records after every as-of date, several annual reports on one day) and one with no
+    department data at all; not flushed."""
+    uscc = builder.enterprise(uscc_for(number), capital_fen=123_456_789)
+    bare = builder.enterprise(uscc_for(number + 1))  # no department data at all
+    for month in range(30):
+        period = add_months(dt.date(2022, 1, 1), month)
+        if month % 7 == 3:
+            continue  # a gap
+        builder.row(
+            "tax",
+            uscc,
+            period=period,
+            vat_paid_fen=(month * 37_00) % 500_00,
+            cit_paid_fen=11_11,
+            arrears_fen=0 if month % 4 else 10_00,
+            credit_rating=None if month % 6 == 0 else "ABMCD"[month % 5],
+        )
+        if month % 3 == 0:
+            builder.row("social_insurance", uscc, period=period, insured_employees=month % 4)
+        builder.row("customs", uscc, period=period, import_value_fen=month * 1_00)
+        if month % 2:
+            builder.row(
+                "customs",
+                uscc,
+                period=add_months(period, 40),  # after every as-of date below
+                export_value_fen=1,
+            )
+        builder.row("utilities", uscc, period=period, electricity_kwh=0 if month > 20 else 900)
+    for day, role, closed in (
+        (dt.date(2022, 6, 1), "defendant", None),
+        (dt.date(2023, 6, 1), "plaintiff", dt.date(2023, 9, 1)),
+        (dt.date(2023, 6, 1), "respondent", dt.date(2024, 3, 1)),
+    ):
+        builder.row(
+            "judicial",
+            uscc,
+            filed_on=day,
+            case_type="enforcement",
+            role=role,
+            cause="执行",
+            amount_fen=None,
+            status="closed" if closed else "open",
+            closed_on=closed,
+            dishonest_debtor=role == "respondent",
+        )
+    for employees, revenue in ((12, None), (30, 5_00), (None, 9_00)):
+        builder.row(
+            "registration",
+            uscc,
+            event_date=dt.date(2023, 5, 20),
+            event_type="annual_report",
+            change_item=f"{employees}",
+            name="测试企业",
+            legal_rep_name="张三",
+            legal_rep_id_number="410102198001011234",
+            founded_on=dt.date(2015, 3, 1),
+            registered_capital_fen=1,
+            status="active",
+            division_code="410100",
+            industry_division="13",
+            employees=employees,
+            revenue_fen=revenue,
+        )
+    builder.row(
+        "penalties",
+        uscc,
+        decided_on=dt.date(2023, 12, 1),
+        authority="税务局",
+        reason="逾期申报",
+        penalty_type="suspension",
+        amount_fen=None,
+    )
+    builder.row(
+        "ip",
+        uscc,
+        ip_type="trademark",
+        title="商标",
+        granted_on=dt.date(2020, 1, 1),
+        status="valid",
+    )
+    return uscc, bare
+
+
 @dataclass(frozen=True)
 class Province:
     usccs: list[str]

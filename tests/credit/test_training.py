@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -220,7 +221,9 @@ def test_amount_applied_for_is_an_input_and_optional(
         profile = score_enterprise(session, uscc, as_of, data_dir=data_dir)
         values = enterprise_features(session, uscc, as_of)
         typical = model.predict_pd(
-            model.row({**values, "amount_to_revenue": model.fill["amount_to_revenue"]})
+            model.matrix(
+                {name: [value] for name, value in {**values, "amount_to_revenue": math.nan}.items()}
+            )
         )
         assert profile.pd == pytest.approx(float(typical[0]), rel=1e-12)
         assert all(r["feature"] != "amount_to_revenue" for r in profile.reasons)

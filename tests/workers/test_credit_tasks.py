@@ -3,21 +3,27 @@ embedded SQLite transport by default, Redis when ``FINANCE_BROKER_URL`` points a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from celery import Celery
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from credit.dataset import platform_training_set
 from credit.models import CreditScore
-from credit.registry import promote, register
+from credit.registry import active_version, promote, register
 from credit.train import train
 from finance.cli.main import app
 from finance.core.settings import Settings
@@ -29,6 +35,7 @@ from finance.core.worker_presence import (
     write_heartbeat,
 )
 from tests.credit.builders import Province, build_province
+from tests.workers.conftest import FINANCE
 
 AS_OF = dt.date(2025, 2, 1)
 
@@ -145,3 +152,109 @@ def test_a_stale_or_other_queue_heartbeat_is_no_worker(tmp_path: Path) -> None:
     assert heartbeat_consumers(tmp_path, "celery", now=later) == []
     remove_heartbeat(tmp_path, "celery@a")
     assert heartbeat_consumers(tmp_path, "celery") == []
+
+
+def _start_worker(queue: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """A ``finance worker`` subprocess on ``queue`` whose log lines are collected."""
+    process = subprocess.Popen(
+        [str(FINANCE), "worker", "--concurrency", "1", "--queues", queue, "--loglevel", "INFO"],
+        env={**os.environ},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+
+    def collect() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+
+    threading.Thread(target=collect, daemon=True).start()
+    return process, lines
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def _score_rows(session: Session) -> int:
+    session.rollback()
+    return int(session.scalar(select(func.count()).select_from(CreditScore)) or 0)
+
+
+@contextlib.contextmanager
+def _writes_blocked(engine: Engine) -> Iterator[None]:
+    """Holds the database's write lock (SQLite) or a lock on the scores table that blocks
+    inserts (PostgreSQL) until the block ends."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+            connection.exec_driver_sql("LOCK TABLE credit_scores IN SHARE ROW EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql("ROLLBACK")
+
+
+@pytest.mark.slow
+def test_a_chunk_killed_mid_way_and_retried_leaves_one_score_each(
+    settings: Settings, session: Session, engine: Engine, live_model: Province
+) -> None:
+    """A worker killed with SIGKILL while a chunk is being written loses that chunk's
+    uncommitted scores and nothing else; sending the chunks again (the retry) leaves
+    exactly one score per enterprise and as-of date."""
+    version = active_version(session)
+    assert version is not None
+    usccs = sorted(live_model.usccs)
+    first_chunk, second_chunk = (usccs[0], usccs[49]), (usccs[50], usccs[-1])
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    client = Celery("tests", broker=settings.celery_broker_url)
+    process, lines = _start_worker(queue)
+    try:
+        day = AS_OF.isoformat()
+        client.send_task("credit.rescore_chunk", args=[day, *first_chunk, version], queue=queue)
+        _wait_until(lambda: _score_rows(session) == 50, 120, "the first chunk was not scored")
+        with _writes_blocked(engine):
+            client.send_task(
+                "credit.rescore_chunk",
+                args=[day, *second_chunk, version],
+                queue=queue,
+                task_id="second-chunk",
+            )
+            _wait_until(
+                lambda: any("second-chunk" in line and "received" in line for line in lines),
+                60,
+                "the worker never took the second chunk",
+            )
+            time.sleep(3)  # it reads and scores 350 enterprises, then waits on the lock
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+        assert _score_rows(session) == 50  # the killed chunk left nothing behind
+
+        retry, _ = _start_worker(queue)
+        try:
+            for chunk in (first_chunk, second_chunk):
+                client.send_task("credit.rescore_chunk", args=[day, *chunk, version], queue=queue)
+            _wait_until(lambda: _score_rows(session) == len(usccs), 120, "the retry did not finish")
+            time.sleep(1)  # nothing more arrives
+        finally:
+            retry.send_signal(signal.SIGTERM)
+            retry.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    session.rollback()
+    per_enterprise = session.execute(
+        select(CreditScore.uscc, CreditScore.as_of, func.count()).group_by(
+            CreditScore.uscc, CreditScore.as_of
+        )
+    ).all()
+    assert len(per_enterprise) == len(usccs)
+    assert {count for _, _, count in per_enterprise} == {1}
+    assert {as_of for _, as_of, _ in per_enterprise} == {AS_OF}

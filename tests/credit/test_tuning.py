@@ -1,0 +1,161 @@
+"""``finance credit train --data``: the tuning search (reproducible for a seed, within its
+budget, the scorecard beside it) and its refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from credit.dataset import file_training_set
+from credit.tuning import MIN_MINORITY_ROWS, tune
+from finance.cli.main import app
+from finance.core.errors import Invalid
+from finance.core.settings import Settings
+
+runner = CliRunner()
+
+
+def _file(path: Path, rows: int = 1000, seed: int = 0, bad_share: float | None = None) -> Path:
+    """A bank's file: a threshold effect (overdue counts) and an interaction the trees can
+    find, a categorical region and missing values."""
+    rng = np.random.default_rng(seed)
+    income = rng.lognormal(10, 0.6, rows)
+    overdue = rng.poisson(0.6, rows).astype(float)
+    region = rng.choice(["郑州", "洛阳", "南阳", "开封"], rows)
+    logit = -2.0 + 1.6 * (overdue >= 2) - 0.7 * (np.log(income) - 10) + (region == "南阳") * 0.8
+    bad = rng.random(rows) < 1 / (1 + np.exp(-logit))
+    if bad_share is not None:
+        bad = rng.random(rows) < bad_share
+    frame = pd.DataFrame(
+        {
+            "income": income.round(2),
+            "overdue_count": overdue,
+            "region": region,
+            "status": np.where(bad, "bad", "good"),
+        }
+    )
+    frame.loc[rng.random(rows) < 0.1, "income"] = np.nan
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_tuning_is_reproducible_for_a_seed(tmp_path: Path) -> None:
+    data = file_training_set(_file(tmp_path / "loans.csv"), "status", bad_value="bad")
+    first = tune(data, seed=7, limit=3).report()
+    again = tune(data, seed=7, limit=3).report()
+    other = tune(data, seed=8, limit=3).report()
+    for report in (first, again):
+        for row in report["candidates"]:
+            row.pop("seconds")
+        report.pop("seconds")
+    assert first == again
+    assert first["tried"] == 3
+    assert [c["name"] for c in first["candidates"]] == ["default+linear", "default", "grid-1"]
+    assert 0.5 < first["scorecard_cv_auc"] < 1
+    assert all(0.5 < c["cv_auc"] < 1 for c in first["candidates"])
+    assert first["winner"] in {"lightgbm", "scorecard"}
+    assert other["candidates"][0]["fold_aucs"] != first["candidates"][0]["fold_aucs"]
+
+
+def test_tuning_stays_within_its_budget(tmp_path: Path) -> None:
+    data = file_training_set(_file(tmp_path / "loans.csv"), "status", bad_value="bad")
+    one = tune(data, seed=1, limit=1)
+    budget = 3 * one.seconds  # room for a few of the twelve candidates, not all
+    tuning = tune(data, seed=1, budget_seconds=budget)
+    assert 1 <= len(tuning.tried) < tuning.candidates
+    assert tuning.seconds <= budget
+
+
+def test_train_reports_each_candidate_and_the_winner(settings: Settings, tmp_path: Path) -> None:
+    path = _file(tmp_path / "loans.csv", rows=1500)
+    result = runner.invoke(
+        app,
+        [
+            "credit", "train", "--data", str(path), "--target", "status", "--bad-value", "bad",
+            "--budget", "600", "--seed", "3", "--json",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    tuning = report["tuning"]
+    assert tuning["tried"] == tuning["of"] == 12
+    assert len(tuning["candidates"]) == 12
+    best = max(tuning["candidates"], key=lambda c: c["cv_auc"])
+    assert tuning["best_cv_auc"] == best["cv_auc"]
+    wins = "scorecard" if tuning["scorecard_cv_auc"] > best["cv_auc"] else "lightgbm"
+    assert tuning["winner"] == wins == report["predictor"]
+    assert str(round(tuning["scorecard_cv_auc"], 4)) in tuning["why"]
+    # The registered model predicts with the winner: its test AUC is the headline one.
+    headline = report["scorecard"] if wins == "scorecard" else report["lightgbm"]
+    assert report["auc"] == headline["auc"]
+    text = runner.invoke(app, ["credit", "train", "--data", str(path), "--target", "status",
+                               "--bad-value", "bad", "--budget", "600", "--seed", "3"])  # fmt: skip
+    assert text.exit_code == 0, text.output
+    assert "WOE scorecard" in text.stdout
+    assert f"winner: {wins}" in text.stdout
+
+
+def test_a_scorecard_winner_scores_files_and_explains(tmp_path: Path) -> None:
+    """When the scorecard wins, the model's PD is the scorecard's and its contributions
+    (coefficient times WOE per feature, the intercept last) add up to the log-odds."""
+    from credit.train import train
+
+    data = file_training_set(_file(tmp_path / "loans.csv"), "status", bad_value="bad")
+    result = train(data, seed=2, scorecard_predicts=True)
+    model, card = result.model, result.scorecard
+    frame = data.frame.iloc[:50].reset_index(drop=True)
+    x = model.matrix(frame)
+    assert np.allclose(model.predict_pd(x), card.predict_pd(frame), rtol=1e-12)
+    contributions = model.contributions(x)
+    assert contributions.shape == (50, len(model.features) + 1)
+    assert np.allclose(contributions.sum(axis=1), model.raw(x))
+    assert result.report["predictor"] == "scorecard"
+    assert result.report["auc"] == result.report["scorecard"]["auc"]
+    saved = tmp_path / "model"
+    model.save(saved)
+    from credit.model import CreditModel
+
+    loaded = CreditModel.load(saved)
+    assert loaded.scorecard is not None
+    assert np.array_equal(loaded.predict_pd(x), model.predict_pd(x))
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("no target column", "has no target column 'outcome'"),
+        ("one class only", "one class only"),
+        ("too few bads", f"at least {MIN_MINORITY_ROWS}"),
+    ],
+)
+def test_train_refuses_a_file_it_cannot_tune(
+    settings: Settings, tmp_path: Path, case: str, expected: str
+) -> None:
+    path = tmp_path / "loans.csv"
+    target = "status"
+    if case == "no target column":
+        _file(path)
+        target = "outcome"
+    elif case == "one class only":
+        _file(path, bad_share=0.0)
+    else:
+        _file(path, rows=400, bad_share=0.08)  # about 30 bads
+    result = runner.invoke(
+        app,
+        ["credit", "train", "--data", str(path), "--target", target, "--bad-value", "bad",
+         "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert expected in json.loads(result.stdout)["error"]
+
+
+def test_too_few_minority_rows_is_refused_before_any_training(tmp_path: Path) -> None:
+    data = file_training_set(_file(tmp_path / "loans.csv", rows=400, bad_share=0.08), "status",
+                             bad_value="bad")  # fmt: skip
+    with pytest.raises(Invalid, match="too few bad rows"):
+        tune(data)

@@ -440,6 +440,8 @@ def read_under_consent(
             raise AccessRefused(
                 404, "not_found", "no consent of this client covers this enterprise"
             )
+        # This client's consent for this enterprise: listed under it, allowed or refused.
+        call.consent_id = row.id
         consent = ConsentTerms(
             id=row.id,
             client_id=row.client_id,

@@ -357,14 +357,20 @@ def _procurement(session: Session, uscc: str, as_of: dt.date, floor: dt.date) ->
 
 
 def _registration(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
-    """The registry record as the registration snapshots dated from ``floor`` to
-    ``as_of`` make it (not the registry's latest row, which may be dated after
-    ``as_of``); ``record_date`` is ``None`` when no snapshot is dated inside."""
-    found = registry.record_within(session.connection(), uscc, floor, as_of)
-    if found is None:
-        return {"record_date": None}
-    record, figures_date = found
-    enterprise = to_out(Enterprise(**record))
+    """Under a consent's range (``floor`` set): the registry record as the registration
+    snapshots dated from ``floor`` to ``as_of`` make it (not the registry's latest row,
+    which may be dated after the range); ``record_date`` is ``None`` when no snapshot is
+    dated inside. Without a range (the enterprise's own view, which hides nothing of
+    what the platform knows): the registry's record."""
+    if floor == dt.date.min:
+        enterprise = to_out(get_enterprise(session, uscc))
+        figures_date = None
+    else:
+        found = registry.record_within(session.connection(), uscc, floor, as_of)
+        if found is None:
+            return {"record_date": None}
+        record, figures_date = found
+        enterprise = to_out(Enterprise(**record))
     age_years = (as_of - enterprise.founded_on).days / 365.25
     return {
         **enterprise.model_dump(),

@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/python -m finance.demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -52,7 +52,9 @@ def _out(
     *,
     detail: bool = True,
 ) -> ApplicationOut:
-    decision = service.decision_of(session, application.id) if detail else None
+    decision = None
+    if detail:
+        application, decision = service.with_decision(session, application)
     return ApplicationOut(
         id=application.id,
         uscc=application.uscc,

@@ -368,10 +368,20 @@ def timeline(session: Session, application_id: int) -> list[ApplicationTransitio
     )
 
 
-def decision_of(session: Session, application_id: int) -> ApplicationDecision | None:
-    return session.scalar(
-        select(ApplicationDecision).where(ApplicationDecision.application_id == application_id)
-    )
+def with_decision(
+    session: Session, application: LoanApplication
+) -> tuple[LoanApplication, ApplicationDecision | None]:
+    """The application re-read together with its decision in one statement, so both come
+    from one snapshot: read one after the other, a decision committed in between would
+    show beside the status it replaced (each statement of a read sees the latest commit,
+    on SQLite and on PostgreSQL's read committed alike)."""
+    row = session.execute(
+        select(LoanApplication, ApplicationDecision)
+        .outerjoin(ApplicationDecision, ApplicationDecision.application_id == LoanApplication.id)
+        .where(LoanApplication.id == application.id)
+        .execution_options(populate_existing=True)
+    ).one()
+    return row[0], row[1]
 
 
 @dataclass(frozen=True)

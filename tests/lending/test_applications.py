@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from authz.models import Consent, ConsentEvent, Role, UserKind
 from finance.core.outbox import OutboxMessage
@@ -372,3 +372,37 @@ def test_submitting_needs_an_authenticated_enterprise(world: World, journey: Jou
         application = session.get(LoanApplication, draft["id"])
         assert application is not None
         assert application.status == "draft"
+
+
+def test_the_status_and_the_decision_shown_come_from_one_snapshot(
+    world: World, journey: Journey
+) -> None:
+    """A decision committed while the application is being read shows with the status it
+    set, never beside the status it replaced (the worker commits both at once)."""
+    application = journey.apply()
+    with world.sessions.begin() as session:
+        assert decision.collect(session, application["id"], now=world.now)
+    engine = world.sessions.kw["bind"]
+    fired: list[str | None] = []
+
+    def decide_after_the_first_read(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if fired or "FROM loan_applications" not in statement:
+            return
+        fired.append(None)
+        with world.sessions.begin() as other:
+            fired[0] = decision.score_and_decide(
+                other,
+                application["id"],
+                data_dir=world.http.app.state.settings.resolved_data_dir,
+                now=world.now,
+            )
+
+    event.listen(engine, "after_cursor_execute", decide_after_the_first_read)
+    try:
+        seen = journey.application(application["id"])
+    finally:
+        event.remove(engine, "after_cursor_execute", decide_after_the_first_read)
+    shown = {"approve": "approved", "refer": "referred", "decline": "declined"}[str(fired[0])]
+    assert seen["decision"] is not None
+    assert seen["status"] == shown
+    assert seen["timeline"][-1]["to_status"] == shown

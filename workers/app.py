@@ -38,6 +38,7 @@ from finance.core import outbox
 from finance.core.db import get_engine
 from finance.core.settings import Settings, get_settings
 from finance.core.worker_presence import HEARTBEAT_SECONDS, remove_heartbeat, write_heartbeat
+from workers import embedded_broker
 
 TASK_MODULES = [
     "workers.credit",
@@ -114,6 +115,8 @@ def make_app(settings: Settings | None = None) -> Celery:
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     celery = Celery("finance", broker=settings.celery_broker_url, include=TASK_MODULES)
     lending_queue = settings.lending_queue or "celery"
+    if settings.celery_broker_url.startswith("sqla+"):
+        embedded_broker.install()  # polled every 0.1 s, not every second
     celery.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -17,6 +17,10 @@ def test_embedded_broker_and_delivery_guarantees(settings: Settings) -> None:
     # No forking pool: OpenMP (LightGBM) does not survive fork.
     assert app.conf.worker_pool == "threads"
     assert os.environ["OMP_NUM_THREADS"] == "1"
+    # A worker whose threads are busy polls again within a tenth of a second, not kombu's
+    # default second (which held a two-thread worker to two tasks a second).
+    with app.connection_for_read() as connection:
+        assert connection.transport.polling_interval == 0.1
 
 
 def test_broker_by_url_and_nightly_schedule(settings: Settings) -> None:

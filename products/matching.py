@@ -42,7 +42,7 @@ from products.policy import (
     first_method,
     parse_policy,
 )
-from products.rules import Eligibility, RuleOutcome, failures, parse_eligibility
+from products.rules import Eligibility, Memo, RuleOutcome, failures, parse_eligibility
 from products.service import online_versions, terms_of
 
 Approval = Literal["likely", "review", "unlikely"]
@@ -95,9 +95,12 @@ class Match:
         return self.decision.score - self.candidate.policy.approve_min_score
 
 
-def assess(candidate: Candidate, facts: Facts, score: Scored, ask: Ask) -> Match:
-    """One product against one enterprise."""
-    failed = failures(candidate.eligibility, facts)
+def assess(
+    candidate: Candidate, facts: Facts, score: Scored, ask: Ask, memo: Memo | None = None
+) -> Match:
+    """One product against one enterprise (``memo``: the rule outcomes for these facts
+    so far, see ``products.rules.failures``)."""
+    failed = failures(candidate.eligibility, facts, memo)
     if failed:
         return Match(candidate, False, tuple(failed), None, None)
     if candidate.policy is None:
@@ -153,7 +156,8 @@ class MatchResult:
 def match_candidates(
     candidates: Sequence[Candidate], facts: Facts, score: Scored, ask: Ask
 ) -> tuple[list[Match], list[Match]]:
-    return rank(assess(candidate, facts, score, ask) for candidate in candidates)
+    memo: Memo = {}
+    return rank(assess(candidate, facts, score, ask, memo) for candidate in candidates)
 
 
 def current_score(

@@ -296,7 +296,9 @@ class Eligibility:
     words: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "checks", tuple(compile_rule(rule) for rule in self.rules))
+        # Equal rules (of different products) share one compiled check: matching keys its
+        # per-enterprise memo of outcomes by the check.
+        object.__setattr__(self, "checks", tuple(_compiled(rule) for rule in self.rules))
         object.__setattr__(
             self, "words", tuple((describe(r, "zh"), describe(r, "en")) for r in self.rules)
         )
@@ -426,15 +428,31 @@ def _outcome(rule: Rule, passed: bool, words: tuple[str, str], facts: Facts) -> 
     )
 
 
-def failures(eligibility: Eligibility, facts: Facts) -> list[RuleOutcome]:
-    """The rules that fail, with their words (matching words only what it shows)."""
-    return [
-        _outcome(rule, False, words, facts)
-        for rule, check, words in zip(
-            eligibility.rules, eligibility.checks, eligibility.words, strict=True
-        )
-        if not check(facts)
-    ]
+Memo = dict[Check, RuleOutcome | None]
+
+
+def failures(eligibility: Eligibility, facts: Facts, memo: Memo | None = None) -> list[RuleOutcome]:
+    """The rules that fail, with their words (matching words only what it shows).
+
+    ``memo``, kept for one enterprise's ``facts`` (and only for them), holds each rule's
+    outcome by its compiled check (None: it passes): products that share a rule evaluate
+    and word it once. Matching runs every product of the catalogue against one
+    enterprise, and catalogues repeat their rules (years in operation, no dishonest-debtor
+    record, a tax credit rating)."""
+    if memo is None:
+        memo = {}
+    failed = []
+    for rule, check, words in zip(
+        eligibility.rules, eligibility.checks, eligibility.words, strict=True
+    ):
+        try:
+            outcome = memo[check]
+        except KeyError:
+            outcome = None if check(facts) else _outcome(rule, False, words, facts)
+            memo[check] = outcome
+        if outcome is not None:
+            failed.append(outcome)
+    return failed
 
 
 def eligible(eligibility: Eligibility, facts: Facts) -> bool:

@@ -139,7 +139,7 @@ def enterprise(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, list[dt.date]
 
 
 @st.composite
-def product(draw: st.DrawFn, number: int) -> Candidate:
+def product(draw: st.DrawFn, number: int, shared: list[dict[str, Any]]) -> Candidate:
     low = draw(st.integers(1, 50)) * 10_000
     high = low + draw(st.integers(0, 100)) * 10_000
     rate_low = Decimal(draw(st.integers(300, 600))) / 100
@@ -188,7 +188,10 @@ def product(draw: st.DrawFn, number: int) -> Candidate:
             "round_down_fen": draw(st.sampled_from([1, 100, 10_000])),
         }
     )
-    rules = draw(st.lists(rule(), max_size=5))
+    # Some rules come from a pool the catalogue's products share (real catalogues repeat
+    # their rules; matching evaluates a shared rule once per enterprise).
+    drawn = st.one_of(rule(), st.sampled_from(shared)) if shared else rule()
+    rules = draw(st.lists(drawn, max_size=5))
     return Candidate(
         version_id=number,
         version_number=1,
@@ -208,7 +211,8 @@ def product(draw: st.DrawFn, number: int) -> Candidate:
 @st.composite
 def catalogue(draw: st.DrawFn) -> list[tuple[Candidate, list[dict[str, Any]]]]:
     count = draw(st.integers(1, 8))
-    return [draw(product(number)) for number in range(count)]
+    shared = draw(st.lists(rule(), max_size=3))
+    return [draw(product(number, shared)) for number in range(count)]
 
 
 @settings(max_examples=200, deadline=None)

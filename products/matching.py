@@ -16,12 +16,13 @@ bank learns nothing about an enterprise from it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import Select, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from credit.registry import active_version, load_model
@@ -220,21 +221,24 @@ def candidate_of(version: ProductVersion, code: str, bank_name: str) -> Candidat
 _LISTED: dict[str, tuple[tuple[Any, ...], list[Candidate]]] = {}
 
 
+@functools.cache
+def _fingerprint_statement() -> Select[Any]:
+    """The aggregate row that fingerprints the online set. Built once: building the
+    subquery's column collection cost more than running the query."""
+    online = online_versions().subquery()
+    return select(
+        func.count(),
+        func.sum(online.c.id),
+        func.sum(online.c.id * online.c.id),
+        func.max(cast(online.c.updated_at, String)),
+    )
+
+
 def online_candidates(session: Session) -> list[Candidate]:
     """Every online product version, parsed (from the cache when unchanged). The caches
     are kept per database (a process may serve several, as the tests do)."""
     database = session.connection().engine.url.render_as_string(hide_password=True)
-    online = online_versions().subquery()
-    fingerprint = tuple(
-        session.execute(
-            select(
-                func.count(),
-                func.sum(online.c.id),
-                func.sum(online.c.id * online.c.id),
-                func.max(cast(online.c.updated_at, String)),
-            )
-        ).one()
-    )
+    fingerprint = tuple(session.execute(_fingerprint_statement()).one())
     listed_before = _LISTED.get(database)
     if listed_before is not None and listed_before[0] == fingerprint:
         return listed_before[1]

@@ -222,7 +222,7 @@ _LISTED: dict[str, tuple[tuple[Any, ...], list[Candidate]]] = {}
 
 
 @functools.cache
-def _fingerprint_statement() -> Select[Any]:
+def _fingerprint_statement() -> Select[int, Any, Any, str]:
     """The aggregate row that fingerprints the online set. Built once: building the
     subquery's column collection cost more than running the query."""
     online = online_versions().subquery()

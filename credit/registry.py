@@ -83,22 +83,17 @@ def get_version(session: Session, version: str) -> CreditModelVersion:
     return row
 
 
+# Asked on every online score: built once, run on the session's connection through the
+# Core (about 0.1 ms; the ORM's query took most of a millisecond).
+_ACTIVE = select(CreditModelVersion.__table__.c.version).where(
+    CreditModelVersion.__table__.c.status == ModelStatus.ACTIVE.value
+)
+
+
 def active_version(session: Session) -> str | None:
-    """The live version. Asked on every online score, so it runs as driver SQL on the
-    session's connection (tens of microseconds, against most of a millisecond through the
-    ORM)."""
-    connection = session.connection()
-    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(
-            f"SELECT version FROM credit_models WHERE status = {placeholder}",
-            (ModelStatus.ACTIVE.value,),
-        )
-        row = cursor.fetchone()
-    finally:
-        cursor.close()
-    return None if row is None else str(row[0])
+    """The live version."""
+    version = session.connection().execute(_ACTIVE).scalar()
+    return None if version is None else str(version)
 
 
 def promote(session: Session, version: str, *, by: str) -> CreditModelVersion:

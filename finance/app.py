@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Response
 from fastapi.responses import RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -24,6 +27,7 @@ from finance.govdata.endpoints import catalogue_router, internal_router
 from finance.ingestion.endpoints import router as ingestion_router
 from finance.lending.endpoints import bank_router as lending_bank_router
 from finance.lending.endpoints import enterprise_router as lending_router
+from finance.warmup import freeze, unfreeze, warm
 from products.endpoints import router as products_router
 from products.match_endpoints import router as enterprise_view_router
 
@@ -34,7 +38,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = get_engine(settings)
     metrics = Metrics()
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Off the event loop: loading the model reads files and the database.
+        await anyio.to_thread.run_sync(warm, app.state.session_factory, settings.resolved_data_dir)
+        freeze()
+        try:
+            yield
+        finally:
+            unfreeze()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="SME financing data-service platform",
         version="0.1.0",
         description=(

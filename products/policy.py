@@ -30,12 +30,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 from pydantic_core import PydanticCustomError
 
 from finance.core.errors import Invalid
-from finance.lending.schedule import (
-    Instalment,
-    RepaymentMethod,
-    apr,
-    schedule,
-)
+from finance.lending.schedule import Instalment, RepaymentMethod, priced
 from products.facts import BY_NAME, SCORE_BANDS, Facts, FactType
 from products.rules import pointer_join
 
@@ -384,8 +379,8 @@ def decide(
         )
 
     rate = min(max(band_rate, terms.rate_min_pct), terms.rate_max_pct)
-    instalments = schedule(offered, rate, term_months, method, start or facts.as_of)
     fees = terms.fees_fen(offered)
+    offer = priced(offered, rate, term_months, method, start or facts.as_of, fees)
     reasons: list[Reason] = []
     if offered < amount_fen:
         reasons.append(
@@ -414,10 +409,10 @@ def decide(
         term_months=term_months,
         method=method,
         annual_rate_pct=rate,
-        apr_pct=apr(offered, fees, instalments),
+        apr_pct=offer.apr_pct,
         fees_fen=fees,
-        total_interest_fen=sum(i.interest_fen for i in instalments),
-        instalments=tuple(instalments if preview_months is None else instalments[:preview_months]),
+        total_interest_fen=offer.total_interest_fen,
+        instalments=offer.instalments[:preview_months],
         reasons=tuple(reasons),
     )
 

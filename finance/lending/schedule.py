@@ -19,6 +19,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import enum
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -187,3 +188,34 @@ def _irr(received: int, flows: list[tuple[int, int]]) -> float:
         rate = step
     assert math.isfinite(rate)
     return rate
+
+
+@dataclass(frozen=True, slots=True)
+class Priced:
+    """A loan's whole schedule with its APR and total interest."""
+
+    instalments: tuple[Instalment, ...]
+    apr_pct: Decimal
+    total_interest_fen: int
+
+
+@functools.lru_cache(maxsize=4096)
+def priced(
+    principal_fen: int,
+    annual_rate_pct: Decimal,
+    term_months: int,
+    method: RepaymentMethod,
+    start: dt.date,
+    fees_fen: int,
+) -> Priced:
+    """``schedule`` and ``apr`` of one offer. A pure function of its terms, cached: matching
+    prices an offer for every eligible product, and for one enterprise on one day the
+    products of a catalogue share their terms often (the amount asked, capped alike; the
+    standard rates; no fees), so each set of terms is priced once."""
+    instalments = tuple(schedule(principal_fen, annual_rate_pct, term_months, method, start))
+    return Priced(
+        instalments,
+        apr(principal_fen, fees_fen, instalments),
+        sum(i.interest_fen for i in instalments),
+    )
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
@@ -71,3 +73,31 @@ def test_internal_data_endpoints_are_off_by_default(settings: Settings, engine: 
         "next_cursor": None,
         "total": 0,
     }
+
+
+def test_start_up_loads_the_catalogue_and_freezes_what_lives_then(
+    settings: Settings, engine: Engine
+) -> None:
+    """The server's start-up (the app's lifespan) parses the online catalogue before the
+    first request and exempts what is alive then from the garbage collector; shutting the
+    app down undoes it."""
+    import gc
+
+    from products import matching
+
+    database = engine.url.render_as_string(hide_password=True)
+    matching._LISTED.pop(database, None)
+    assert gc.get_freeze_count() == 0
+    with TestClient(create_app(settings)) as client:
+        assert database in matching._LISTED
+        assert gc.get_freeze_count() > 0
+        assert client.get("/healthz").status_code == 200
+    assert gc.get_freeze_count() == 0
+
+
+def test_start_up_without_a_schema_still_serves(tmp_path: Path) -> None:
+    """A database not migrated yet: the warm-up is skipped, /readyz says why."""
+    bare = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    with TestClient(create_app(bare)) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/readyz").status_code == 503

@@ -1,4 +1,4 @@
-"""The demand market's API: enterprises post and follow their demands, pushed banks
+"""The demand market's API: enterprises post, follow and withdraw their demands, pushed banks
 (staff session or OAuth client) claim them and record contact and outcome, ops watch the
 overdue ones."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from finance.demands.schemas import (
     LoanOutcomeIn,
     OutcomeIn,
     PushOut,
+    WithdrawIn,
 )
 from finance.enterprises.models import Enterprise
 from finance.institutions.models import Bank
@@ -116,7 +117,8 @@ def _bank_outs(
     out = []
     for d in demands:
         mine = d.claimed_bank_id == bank_id
-        taken = d.claimed_bank_id is not None and not mine
+        withdrawn = d.status == DemandStatus.WITHDRAWN.value
+        taken = d.claimed_bank_id is not None and not mine and not withdrawn
         enterprise = enterprises[d.uscc]
         push = own[d.id]
         out.append(
@@ -189,6 +191,21 @@ def my_demands(
 def my_demand(demand_id: DemandId, session: SessionDep, user: CurrentEnterprise) -> DemandOut:
     """One of the enterprise's demands with every step so far (another's is a 404)."""
     demand = service.get_scoped(session, service.for_enterprise(user.uscc or ""), demand_id)
+    return _outs(session, [demand])[0]
+
+
+@router.post("/api/v1/my/demands/{demand_id}/withdraw", response_model=DemandOut)
+def withdraw_demand(
+    demand_id: DemandId,
+    session: SessionDep,
+    user: CurrentEnterprise,
+    now: NowDep,
+    body: Annotated[WithdrawIn | None, Body()] = None,
+) -> DemandOut:
+    """Take the demand back before an outcome (open, claimed or contacted; otherwise 409
+    naming what is allowed); the pushed banks are told (``demand.withdrawn``)."""
+    reason = body.reason if body is not None else None
+    demand = service.withdraw(session, user, demand_id, now, reason)
     return _outs(session, [demand])[0]
 
 

@@ -26,6 +26,7 @@ class DemandStatus(enum.StrEnum):
     CONTACTED = "contacted"  # 已对接: the bank reached the enterprise
     LOAN = "loan"  # 已放款/已授信: it led to a loan application
     DECLINED = "declined"  # 银行婉拒: the bank declined it, with a reason code
+    WITHDRAWN = "withdrawn"  # 企业撤回: the enterprise took it back before an outcome
 
 
 class Urgency(enum.StrEnum):
@@ -58,6 +59,7 @@ class DemandEventKind(enum.StrEnum):
     CONTACTED = "contacted"
     LOAN = "loan"
     DECLINED = "declined"
+    WITHDRAWN = "withdrawn"  # by the enterprise, with its reason
 
 
 class FinancingDemand(Base):

@@ -41,6 +41,15 @@ class ContactIn(BaseModel):
     note: Annotated[Text, StringConstraints(max_length=500)] | None = None
 
 
+class WithdrawIn(BaseModel):
+    """Why the enterprise takes its demand back (optional, e.g. "found the money
+    elsewhere"); recorded in the demand's history."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[Text, StringConstraints(max_length=200)] | None = None
+
+
 class LoanOutcomeIn(BaseModel):
     """The demand led to a loan; ``application_id`` names the application when the
     platform holds it."""
@@ -124,7 +133,8 @@ class DemandOut(BaseModel):
 
 class BankDemandOut(BaseModel):
     """A demand in a pushed bank's queue. ``status`` is ``taken`` once another bank has
-    claimed it; the contact details are there only for the bank that claimed it."""
+    claimed it, ``withdrawn`` once the enterprise has taken it back; the contact details
+    are there only for the bank that claimed it."""
 
     id: int
     enterprise: EnterpriseSummary
@@ -137,7 +147,7 @@ class BankDemandOut(BaseModel):
     contact_name: str | None
     contact_phone: str | None
     contact_note: str | None
-    status: Literal["open", "claimed", "contacted", "loan", "declined", "taken"]
+    status: Literal["open", "claimed", "contacted", "loan", "declined", "withdrawn", "taken"]
     claimed_by_you: bool
     posted_at: dt.datetime
     pushed_at: dt.datetime

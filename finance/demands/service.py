@@ -1,5 +1,5 @@
 """The demand market's rules: posting, push rounds, the claim (first one wins), contact
-and outcome, and the overdue sweep.
+and outcome, the enterprise's withdrawal, and the overdue sweep.
 
 Every change of a demand's status goes through ``_apply``: one table of legal steps
 (``STEPS``), one conditional UPDATE (``WHERE status = <the status it was read in>``) so
@@ -13,6 +13,7 @@ Scoping is done here, once per kind of caller (``for_enterprise``, ``for_bank``,
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,13 @@ class MarketRules:
         return cls(settings.demand_push_banks, settings.demand_claim_working_days)
 
 
+class Side(enum.StrEnum):
+    """Who may take a step: the enterprise that posted the demand, or a pushed bank."""
+
+    ENTERPRISE = "enterprise"
+    BANK = "bank"
+
+
 @dataclass(frozen=True, slots=True)
 class ActingBank:
     """The bank taking a step, and how records name it ("user:12", "client:abc")."""
@@ -60,24 +68,46 @@ class ActingBank:
     ref: str
 
 
-# (status, step) -> status
-STEPS: dict[tuple[DemandStatus, str], DemandStatus] = {
-    (DemandStatus.OPEN, "claim"): DemandStatus.CLAIMED,
-    (DemandStatus.CLAIMED, "contact"): DemandStatus.CONTACTED,
-    (DemandStatus.CLAIMED, "decline"): DemandStatus.DECLINED,
-    (DemandStatus.CONTACTED, "loan"): DemandStatus.LOAN,
-    (DemandStatus.CONTACTED, "decline"): DemandStatus.DECLINED,
+@dataclass(frozen=True, slots=True)
+class ActingEnterprise:
+    """The enterprise taking a step, as records name its user ("user:12")."""
+
+    ref: str
+
+
+Acting = ActingBank | ActingEnterprise
+_BEFORE_OUTCOME = (DemandStatus.OPEN, DemandStatus.CLAIMED, DemandStatus.CONTACTED)
+
+# (status, step) -> (status, who may take it)
+STEPS: dict[tuple[DemandStatus, str], tuple[DemandStatus, Side]] = {
+    (DemandStatus.OPEN, "claim"): (DemandStatus.CLAIMED, Side.BANK),
+    (DemandStatus.CLAIMED, "contact"): (DemandStatus.CONTACTED, Side.BANK),
+    (DemandStatus.CLAIMED, "decline"): (DemandStatus.DECLINED, Side.BANK),
+    (DemandStatus.CONTACTED, "loan"): (DemandStatus.LOAN, Side.BANK),
+    (DemandStatus.CONTACTED, "decline"): (DemandStatus.DECLINED, Side.BANK),
+    **{
+        (status, "withdraw"): (DemandStatus.WITHDRAWN, Side.ENTERPRISE)
+        for status in _BEFORE_OUTCOME
+    },
 }
 _EVENT_OF_STEP = {
     "claim": DemandEventKind.CLAIMED,
     "contact": DemandEventKind.CONTACTED,
     "loan": DemandEventKind.LOAN,
     "decline": DemandEventKind.DECLINED,
+    "withdraw": DemandEventKind.WITHDRAWN,
 }
 
 
-def allowed_steps(status: str) -> list[str]:
-    return sorted(step for (source, step) in STEPS if source.value == status)
+def _side(actor: Acting) -> Side:
+    return Side.BANK if isinstance(actor, ActingBank) else Side.ENTERPRISE
+
+
+def allowed_steps(status: str, side: Side) -> list[str]:
+    """The steps ``side`` may take from ``status``."""
+    return sorted(
+        step for (source, step), (_, who) in STEPS.items() if source.value == status and who == side
+    )
 
 
 # ---------------------------------------------------------------------------- scoping
@@ -351,23 +381,24 @@ def _record(
     )
 
 
-# ---------------------------------------------------------------------------- bank steps
+# ---------------------------------------------------------------------------- steps
 
 
 def _apply(
     session: Session,
     demand: FinancingDemand,
     step: str,
-    bank: ActingBank,
+    actor: Acting,
     now: dt.datetime,
     values: dict[str, Any],
     **detail: Any,
 ) -> FinancingDemand:
-    """Take ``step`` if the demand's status allows it, atomically."""
+    """Take ``step`` if the demand's status allows it to ``actor``'s side, atomically."""
     read_as = demand.status
-    target = STEPS.get((DemandStatus(read_as), step))
-    if target is None:
-        raise _refused(demand, step, bank)
+    rule = STEPS.get((DemandStatus(read_as), step))
+    if rule is None or rule[1] != _side(actor):
+        raise _refused(demand, step, actor)
+    target = rule[0]
     landed = session.execute(
         update(FinancingDemand)
         .where(FinancingDemand.id == demand.id, FinancingDemand.status == read_as)
@@ -376,23 +407,36 @@ def _apply(
     )
     session.refresh(demand)
     if landed.rowcount != 1:  # type: ignore[attr-defined]
-        raise _refused(demand, step, bank)
-    _record(session, demand, _EVENT_OF_STEP[step], bank.ref, now, bank.bank_id, **detail)
+        raise _refused(demand, step, actor)
+    bank_id = actor.bank_id if isinstance(actor, ActingBank) else None
+    _record(session, demand, _EVENT_OF_STEP[step], actor.ref, now, bank_id, **detail)
     session.flush()
     return demand
 
 
-def _refused(demand: FinancingDemand, step: str, bank: ActingBank) -> Conflict:
-    """Why ``bank`` may not take ``step`` now, with the steps it may take (``allowed``)."""
-    if demand.claimed_bank_id is not None and demand.claimed_bank_id != bank.bank_id:
-        return Conflict(
-            "another bank has claimed this financing demand",
-            error="demand_taken",
-            demand_status="taken",
-            allowed=[],
-        )
-    allowed = allowed_steps(demand.status)
-    if step == "claim" and demand.claimed_bank_id == bank.bank_id:
+def _refused(demand: FinancingDemand, step: str, actor: Acting) -> Conflict:
+    """Why ``actor`` may not take ``step`` now, with the steps it may take (``allowed``)."""
+    if isinstance(actor, ActingBank):
+        if demand.status == DemandStatus.WITHDRAWN.value:
+            return Conflict(
+                "the enterprise has withdrawn this financing demand",
+                error="demand_withdrawn",
+                demand_status=demand.status,
+                allowed=[],
+            )
+        if demand.claimed_bank_id is not None and demand.claimed_bank_id != actor.bank_id:
+            return Conflict(
+                "another bank has claimed this financing demand",
+                error="demand_taken",
+                demand_status="taken",
+                allowed=[],
+            )
+    allowed = allowed_steps(demand.status, _side(actor))
+    if (
+        step == "claim"
+        and isinstance(actor, ActingBank)
+        and demand.claimed_bank_id == actor.bank_id
+    ):
         return Conflict(
             "your bank has already claimed this financing demand",
             error="demand_already_claimed",
@@ -406,6 +450,9 @@ def _refused(demand: FinancingDemand, step: str, bank: ActingBank) -> Conflict:
         demand_status=demand.status,
         allowed=allowed,
     )
+
+
+# ---------------------------------------------------------------------------- bank steps
 
 
 def _own_claim(demand: FinancingDemand, step: str, bank: ActingBank) -> None:
@@ -500,6 +547,31 @@ def record_decline(
         reason=reason.value,
         note=note,
     )
+
+
+# ---------------------------------------------------------------------------- enterprise steps
+
+
+def withdraw(
+    session: Session, user: User, demand_id: int, now: dt.datetime, reason: str | None
+) -> FinancingDemand:
+    """The enterprise takes its demand back before an outcome (it found the money
+    elsewhere, or posted it by mistake). Every pushed bank, the claiming one included,
+    is told; the demand leaves their open queues and no bank step is legal any more.
+    Another enterprise's demand is "not found"; as for posting, the user must be
+    authenticated."""
+    demand = get_scoped(session, for_enterprise(user.uscc or ""), demand_id)
+    if user.authenticated_at is None:
+        raise Conflict(
+            "the enterprise must be authenticated (认证) before it withdraws a financing demand",
+            error="enterprise_not_authenticated",
+        )
+    actor = ActingEnterprise(ref=f"user:{user.id}")
+    withdrawn = _apply(session, demand, "withdraw", actor, now, {"due_at": None}, reason=reason)
+    notice = {"demand_id": demand.id, "status": "withdrawn", "at": now.isoformat()}
+    pushed = {p.bank_id for p in pushes_of(session, [demand.id])[demand.id]}
+    _notify_banks(session, dict.fromkeys(pushed, notice), "demand.withdrawn", now)
+    return withdrawn
 
 
 # ---------------------------------------------------------------------------- overdue

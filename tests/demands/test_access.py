@@ -47,6 +47,36 @@ def test_reading_a_demand(market: Market) -> None:
     assert _anonymous(market).get(path).status_code == 401
 
 
+def test_withdrawing_is_for_the_posting_enterprise_only(market: Market) -> None:
+    world = market.world
+    demand_id = market.posted()["id"]
+    path = f"/api/v1/my/demands/{demand_id}/withdraw"
+    body = {"reason": "found the money elsewhere"}
+    assert _as(market, "other_rep", "POST", path, json=body).status_code == 404
+    for user in ("staff_b1", "bank_admin", "ops_admin", "zz_auditor"):
+        assert _as(market, user, "POST", path, json=body).status_code == 403, user
+    assert _anonymous(market).post(path, json=body).status_code == 401
+    token = consents_token(world, register_client(world))  # B1's OAuth client
+    bearer = world.http.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert bearer.status_code == 401
+    browser, _ = market.portal("legal_rep")
+    no_csrf = browser.post(path, json=body)
+    assert no_csrf.status_code == 403
+    assert no_csrf.json()["error"] == "csrf_failed"
+    # A user of the same enterprise must be authenticated, as for posting.
+    unauthenticated = _as(market, "new_rep", "POST", path, json=body)
+    assert unauthenticated.status_code == 409
+    assert unauthenticated.json()["error"] == "enterprise_not_authenticated"
+    assert browser.get(f"/api/v1/my/demands/{demand_id}").json()["status"] == "open"
+
+    assert _as(market, "legal_rep", "POST", path, json=body).status_code == 200
+    # The other enterprise's own demand is its to withdraw, and not legal_rep's.
+    theirs = market.posted(user="other_rep")["id"]
+    theirs_path = f"/api/v1/my/demands/{theirs}/withdraw"
+    assert _as(market, "legal_rep", "POST", theirs_path).status_code == 404
+    assert _as(market, "other_rep", "POST", theirs_path).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [

@@ -111,3 +111,40 @@ def test_bad_outcomes(market: Market, body: dict[str, Any]) -> None:
     market.bank_call("B1", "POST", f"/api/v1/bank/demands/{demand_id}/contact", json={})
     answer = market.bank_call("B1", "POST", f"/api/v1/bank/demands/{demand_id}/outcome", json=body)
     _problem(answer, 422)
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"reason": "x" * 201}, "reason"),
+        ({"reason": ""}, "reason"),
+        ({"reason": "   "}, "reason"),
+        ({"reason": 42}, "reason"),
+        ({"reason": "ok", "surprise": "field"}, "surprise"),
+        ([], None),
+        ("withdraw", None),
+    ],
+)
+def test_bad_withdrawals(market: Market, body: Any, where: str | None) -> None:
+    demand_id = market.posted()["id"]
+    browser, csrf = market.portal("legal_rep")
+    path = f"/api/v1/my/demands/{demand_id}/withdraw"
+    answer = browser.post(path, json=body, headers={"X-CSRF-Token": csrf})
+    problem = _problem(answer, 422)
+    if where is not None:
+        assert any(where in error["loc"] for error in problem["errors"]), problem
+    # Nothing was withdrawn; a good body (or none) still withdraws it.
+    assert browser.get(f"/api/v1/my/demands/{demand_id}").json()["status"] == "open"
+    answer = browser.post(path, json={"reason": "x" * 200}, headers={"X-CSRF-Token": csrf})
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_withdrawal_needs_no_body(market: Market) -> None:
+    browser, csrf = market.portal("legal_rep")
+    for body in (None, {}, {"reason": None}):
+        demand_id = market.posted()["id"]
+        answer = browser.post(
+            f"/api/v1/my/demands/{demand_id}/withdraw", json=body, headers={"X-CSRF-Token": csrf}
+        )
+        assert answer.status_code == 200, (body, answer.text)
+        assert answer.json()["events"][-1]["detail"] == {"reason": None}

@@ -26,7 +26,7 @@ def test_no_server_error_for_any_input(market: Market) -> None:
         result.ok()
         for result in api.include(path_regex=r"^/api/v1/(my|bank|ops)/demands").get_all_operations()
     ]
-    assert len(operations) == 10
+    assert len(operations) == 11
     for operation in operations:
 
         @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))

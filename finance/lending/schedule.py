@@ -218,4 +218,3 @@ def priced(
         apr(principal_fen, fees_fen, instalments),
         sum(i.interest_fen for i in instalments),
     )
-

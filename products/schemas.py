@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from finance.core.reference import INDUSTRY_SECTIONS, henan_cities
+from finance.core.text import NoControl
 from finance.govdata.categories import REGISTRY
 from finance.lending.schedule import RepaymentMethod
 from products.models import FeeKind, Guarantee, VersionStatus
@@ -26,7 +27,7 @@ MAX_RATE_PCT = Decimal(24)
 Fen = Annotated[int, Field(ge=1, le=MAX_AMOUNT_FEN)]
 Months = Annotated[int, Field(ge=1, le=MAX_TERM_MONTHS)]
 RatePct = Annotated[Decimal, Field(gt=0, le=MAX_RATE_PCT, decimal_places=3)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200), NoControl]
 
 
 def _unique(values: list[str], what: str) -> list[str]:
@@ -61,7 +62,7 @@ class VersionTerms(BaseModel):
 
     name: ShortText
     name_en: ShortText | None = None
-    description: Annotated[str, Field(max_length=4000)] = ""
+    description: Annotated[str, Field(max_length=4000), NoControl] = ""
     guarantee: Guarantee
     min_amount_fen: Fen
     max_amount_fen: Fen
@@ -133,7 +134,7 @@ class VersionChanges(BaseModel):
 
     name: ShortText | None = None
     name_en: ShortText | None = None
-    description: Annotated[str, Field(max_length=4000)] | None = None
+    description: Annotated[str, Field(max_length=4000), NoControl] | None = None
     guarantee: Guarantee | None = None
     min_amount_fen: Fen | None = None
     max_amount_fen: Fen | None = None
@@ -172,7 +173,7 @@ class TransitionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     event: Event
-    reason: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=2000), NoControl] | None = None
 
 
 class TransitionOut(BaseModel):

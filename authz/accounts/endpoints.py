@@ -22,6 +22,7 @@ from authz.oauth.endpoints import FormDep
 from authz.web.i18n import language, remember, translator
 from finance.core.deps import SessionDep
 from finance.core.problems import problem
+from finance.core.text import PlainText
 
 router = APIRouter(tags=["accounts"])
 
@@ -106,7 +107,7 @@ def me(request: Request, user: CurrentUser, runtime: RuntimeDep) -> dict[str, An
 
 
 class EnterpriseAuthIn(BaseModel):
-    legal_rep_name: str = Field(min_length=1, max_length=64)
+    legal_rep_name: PlainText = Field(min_length=1, max_length=64)
     id_number: str = Field(min_length=15, max_length=18)
 
 
@@ -178,7 +179,7 @@ def authenticate_form(
 
 
 class ClientIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: PlainText = Field(min_length=1, max_length=200)
     redirect_uris: list[str] = Field(min_length=1)
     jwks: dict[str, Any] | None = None
     token_endpoint_auth_method: str = "private_key_jwt"

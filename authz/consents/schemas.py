@@ -6,13 +6,15 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from finance.core.text import PlainText
+
 
 class ConsentIn(BaseModel):
     uscc: str = Field(min_length=18, max_length=18)
     categories: list[str] = Field(min_length=1, description="category names (scope data:<name>)")
     data_from: dt.date
     data_to: dt.date
-    purpose: str = Field(min_length=1, max_length=2000)
+    purpose: PlainText = Field(min_length=1, max_length=2000)
     application_id: int | None = None
     expires_at: dt.datetime
     max_calls_per_day: int = Field(ge=1, le=10_000)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from finance.core.errors import Conflict, Unavailable
@@ -38,6 +38,8 @@ def get_session(request: Request) -> Iterator[Session]:
             raise Conflict(
                 "the change conflicts with one made at the same moment; nothing was saved"
             ) from exc
+        except DataError:
+            raise  # a value the database refuses: a 422 (finance.core.problems)
         except DBAPIError as exc:
             log.warning("commit failed", exc_info=exc)
             raise Unavailable(

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from finance.core.text import NoControl
 from finance.demands.models import ContactChannel, DeclineReason, DemandStatus, Urgency
 from products.models import Guarantee
 
@@ -14,7 +15,7 @@ from products.models import Guarantee
 MAX_ID = 2**63 - 1
 # 1 fen to 10 billion yuan: far beyond any SME loan, far below BIGINT.
 MAX_AMOUNT_FEN = 1_000_000_000_000
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), NoControl]
 # Mainland mobile (1xx xxxx xxxx) or landline with area code (0xx(x)-xxxxxxx(x)).
 Phone = Annotated[str, StringConstraints(pattern=r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")]
 

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from finance.core.text import NoControl
+
 Fen = Annotated[int, Field(ge=1, le=10**14)]
 
 
@@ -19,7 +21,7 @@ class DraftIn(BaseModel):
     amount_fen: Fen
     term_months: Annotated[int, Field(ge=1, le=360)]
     repayment_method: str
-    purpose: Annotated[str, Field(min_length=1, max_length=200)]
+    purpose: Annotated[str, Field(min_length=1, max_length=200), NoControl]
 
 
 class SubmitIn(BaseModel):
@@ -33,20 +35,20 @@ class SubmitIn(BaseModel):
 class WithdrawIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str | None, Field(max_length=2000)] = None
+    reason: Annotated[str, Field(max_length=2000), NoControl] | None = None
 
 
 class OfficerDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     approve: bool
-    note: Annotated[str, Field(min_length=1, max_length=4000)]
+    note: Annotated[str, Field(min_length=1, max_length=4000), NoControl]
 
 
 class DisbursementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    contract_no: Annotated[str, Field(min_length=1, max_length=64)]
+    contract_no: Annotated[str, Field(min_length=1, max_length=64), NoControl]
     amount_fen: Fen
     annual_rate_pct: Annotated[Decimal, Field(gt=0, le=100, max_digits=7, decimal_places=4)]
     term_months: Annotated[int, Field(ge=1, le=360)]

@@ -38,6 +38,9 @@ def _problem(answer: Any, status: int) -> dict[str, Any]:
         ("purpose", ""),
         ("purpose", "   "),
         ("purpose", "x" * 501),
+        ("purpose", "working capital\x00"),  # PostgreSQL cannot store NUL
+        ("purpose", "bell \x07"),
+        ("contact_note", "after 5 pm\x1b[31m"),
         ("guarantee", "handshake"),
         ("urgency", "yesterday"),
         ("contact_channel", "pigeon"),

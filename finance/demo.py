@@ -12,18 +12,23 @@ stays on the embedded defaults under ``FINANCE_DATA_DIR`` (default ``var/``).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from finance.cli.output import console
 from finance.core.db import transaction
 from finance.core.settings import get_settings
 from finance.enterprises.models import Enterprise
+from products.models import ProductVersion
 
 DEMO_ENTERPRISES = int(os.environ.get("FINANCE_DEMO_ENTERPRISES", "3000"))
 DEMO_MONTHS = int(os.environ.get("FINANCE_DEMO_MONTHS", "30"))
@@ -128,42 +133,125 @@ def _model() -> None:
     console.print(f"live credit model: {live}")
 
 
+@dataclass(frozen=True)
+class WalkTarget:
+    """An enterprise and an online auto-deciding product version that the live model and
+    the version's rules and policy approve, with the terms to ask for."""
+
+    uscc: str
+    version: ProductVersion
+    amount_fen: int
+    term_months: int
+    method: str
+    score: int
+
+
+def walk_target(
+    session: Session,
+    data_dir: Path,
+    *,
+    uscc: str | None = None,
+    bank_id: int | None = None,
+    as_of: dt.date | None = None,
+    scan: int = 400,
+) -> WalkTarget | None:
+    """The demo's walk should end in a loan, so it is pointed at a pair the decision
+    will approve: matching (``products.matching``) finds each enterprise's approve-tier
+    estimates among the online auto-deciding versions (of ``bank_id`` when given); the
+    best margin over the approval line is checked with the score the decision task
+    computes (for the amount asked) before it is chosen. Enterprises with tax data are
+    scanned in USCC order (``scan`` at most), or only ``uscc``; as of ``as_of`` (today).
+    None when nothing is approved (no live model, or a province too small)."""
+    from credit.scoring import score_enterprise
+    from finance.core.errors import DomainError
+    from finance.govdata.models import data_table
+    from products.matching import Ask, match_enterprise
+
+    today = as_of or dt.datetime.now(dt.UTC).date()
+    auto = set(
+        session.scalars(
+            select(ProductVersion.id).where(
+                ProductVersion.status == "online",
+                ProductVersion.auto_decision.is_(True),
+                ProductVersion.policy.is_not(None),
+                *([ProductVersion.bank_id == bank_id] if bank_id is not None else []),
+            )
+        )
+    )
+    if not auto:
+        return None
+    tax = data_table("tax")
+    usccs = (
+        [uscc]
+        if uscc is not None
+        else session.scalars(select(tax.c.uscc).distinct().order_by(tax.c.uscc).limit(scan))
+    )
+    for candidate in usccs:
+        try:
+            result = match_enterprise(session, candidate, today, Ask(), data_dir=data_dir)
+        except DomainError:  # no live model
+            return None
+        approved = [
+            m
+            for m in result.eligible
+            if m.candidate.version_id in auto
+            and m.decision is not None
+            and m.decision.outcome == "approve"
+            and m.decision.amount_fen
+        ]
+        for match in sorted(approved, key=lambda m: m.margin, reverse=True):
+            assert match.decision is not None
+            assert match.decision.amount_fen is not None
+            assert match.candidate.policy is not None
+            asked = match.decision.amount_fen
+            scored = score_enterprise(
+                session, candidate, today, data_dir=data_dir, amount_fen=asked
+            )
+            if scored.score >= match.candidate.policy.approve_min_score:
+                version = session.get(ProductVersion, match.candidate.version_id)
+                assert version is not None
+                return WalkTarget(
+                    candidate,
+                    version,
+                    asked,
+                    match.decision.term_months,
+                    match.decision.method.value,
+                    scored.score,
+                )
+    return None
+
+
 def _accounts_and_walk() -> None:
-    """The demo accounts (made once), bound to the bank of an online auto-deciding
-    product version and to an enterprise with tax data, and the command that walks one
-    application (``finance.lending.walk``)."""
-    import datetime as dt
+    """The demo accounts (made once), bound to an enterprise and to the bank of an online
+    auto-deciding product version that approves it (``walk_target``), and the command
+    that walks one application (``finance.lending.walk``) to a loan."""
     import secrets
 
     from authz.accounts import service as accounts
     from authz.models import ClientStatus, OAuthClient, Role, User, UserKind
-    from finance.govdata.models import data_table
-    from products.models import ProductVersion
 
     now = dt.datetime.now(dt.UTC)
-    tax = data_table("tax")
+    data_dir = get_settings().resolved_data_dir
     with transaction() as session:
-        version = session.scalar(
-            select(ProductVersion)
-            .where(
-                ProductVersion.status == "online",
-                ProductVersion.auto_decision.is_(True),
-                ProductVersion.policy.is_not(None),
-            )
-            .order_by(ProductVersion.id)
-            .limit(1)
-        )
-        if version is None:
-            console.print("no online auto-deciding product: no 310 walk")
-            return
         rep = session.scalar(select(User).where(User.username == "demo_rep"))
-        uscc = rep.uscc if rep is not None else session.scalar(select(tax.c.uscc).limit(1))
-        if rep is None and uscc is not None:
+        officer = session.scalar(select(User).where(User.username == "demo_officer"))
+        if rep is not None and officer is not None:  # a second run: the same accounts
+            target = walk_target(session, data_dir, uscc=rep.uscc, bank_id=officer.bank_id)
+        else:
+            target = walk_target(session, data_dir)
+        if target is None:
+            console.print(
+                "no enterprise that an online auto-deciding product approves (no live model, "
+                "or a province too small): no 310 walk"
+            )
+            return
+        if rep is None:
             made = {}
+            bank_id = target.version.bank_id
             for username, kind, role, binding in (
-                ("demo_rep", UserKind.ENTERPRISE, Role.LEGAL_REP, {"uscc": uscc}),
-                ("demo_officer", UserKind.BANK, Role.BANK_STAFF, {"bank_id": version.bank_id}),
-                ("demo_bank_admin", UserKind.BANK, Role.BANK_ADMIN, {"bank_id": version.bank_id}),
+                ("demo_rep", UserKind.ENTERPRISE, Role.LEGAL_REP, {"uscc": target.uscc}),
+                ("demo_officer", UserKind.BANK, Role.BANK_STAFF, {"bank_id": bank_id}),
+                ("demo_bank_admin", UserKind.BANK, Role.BANK_ADMIN, {"bank_id": bank_id}),
                 ("demo_ops", UserKind.OPS, Role.OPS_ADMIN, {}),
                 ("demo_city_ops", UserKind.OPS, Role.OPS_AUDITOR, {"city_code": "410400"}),
             ):
@@ -179,7 +267,7 @@ def _accounts_and_walk() -> None:
             made["demo_rep"].authenticated_at = now  # the legal representative's 认证
             connected = session.scalar(
                 select(OAuthClient.id).where(
-                    OAuthClient.bank_id == version.bank_id,
+                    OAuthClient.bank_id == bank_id,
                     OAuthClient.status == ClientStatus.ACTIVE.value,
                 )
             )
@@ -187,7 +275,7 @@ def _accounts_and_walk() -> None:
                 session.add(
                     OAuthClient(
                         client_id="demo-" + secrets.token_hex(4),
-                        bank_id=version.bank_id,
+                        bank_id=bank_id,
                         name="demo bank data service",
                         redirect_uris=["https://bank.example/callback"],
                         jwks={"keys": []},
@@ -201,16 +289,19 @@ def _accounts_and_walk() -> None:
                 )
         walk = (
             f"  .venv/bin/python -m finance.lending.walk --base http://127.0.0.1:{DEMO_PORT} "
-            f"--product-version {version.id} --amount-fen {version.default_amount_fen} "
-            f"--term-months {version.min_term_months} --method {version.repayment_methods[0]}"
+            f"--product-version {target.version.id} --amount-fen {target.amount_fen} "
+            f"--term-months {target.term_months} --method {target.method}"
         )
-    console.print(
-        f"[bold]demo accounts[/] (password {DEMO_PASSWORD}): demo_rep (enterprise {uscc}, "
-        "authenticated), demo_officer and demo_bank_admin (its bank), demo_ops (province "
-        "ops), demo_city_ops (Pingdingshan branch, 410400). Log in at /login.\n"
-        "[bold]walk one 310 application[/] (draft, submit with consent, the decision, the "
-        "ledger, accept, disburse, a repayment), once the server is up:\n" + walk
-    )
+        product = f"{target.version.name} (version {target.version.id})"
+        console.print(
+            f"[bold]demo accounts[/] (password {DEMO_PASSWORD}): demo_rep (enterprise "
+            f"{target.uscc}, authenticated, score {target.score}), demo_officer and "
+            "demo_bank_admin (the bank of "
+            f"{product}), demo_ops (province ops), demo_city_ops (Pingdingshan branch, "
+            "410400). Log in at /login.\n"
+            "[bold]walk one 310 application[/] (draft, submit with consent, the automatic "
+            "approval, the ledger, accept, disburse, a repayment), once the server is up:\n" + walk
+        )
 
 
 def _worker() -> None:

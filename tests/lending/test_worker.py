@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 from celery import Celery
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from authz.models import LedgerEntry
+from authz.models import ConsentEvent, LedgerEntry
 from finance.core import outbox
 from finance.core.outbox import OutboxMessage
 from finance.core.settings import Settings
-from finance.lending.models import ApplicationDecision, ApplicationTransition
+from finance.lending import book
+from finance.lending.models import ApplicationDecision, ApplicationTransition, LoanApplication
 from tests.authz.support import World
 from tests.lending.support import Journey, live_model, online_version, wait_for
 from tests.lending.workers import Workers
@@ -261,3 +262,63 @@ def _hold_the_application(session: Session, application_id: int) -> None:
         .where(LoanApplication.id == application_id)
         .values(purpose=LoanApplication.purpose)
     )
+
+
+def test_the_daily_tasks_run_in_a_worker_days_past_due_and_expired_offers(
+    world: World, journey: Journey, workers: Workers, settings: Settings
+) -> None:
+    """What beat sends (``lending.days_past_due`` daily, ``lending.expire_offers``)
+    runs in a real worker: a loan whose first instalment fell due 120 days ago is
+    defaulted and its bank told; an offer past its time expires."""
+    worker = workers.start()
+    lent, waiting = journey.apply(), journey.apply()
+    for application in (lent, waiting):
+        decided = wait_for(lambda a=application: _decided(journey, a["id"]), seconds=120)
+        assert decided["status"] == "approved", decided["decision"]["reasons"]
+    offer = journey.application(lent["id"])["decision"]
+    assert journey.enterprise("POST", f"/api/v1/applications/{lent['id']}/accept").is_success
+    disbursed_on = dt.date.today() - dt.timedelta(days=150)
+    loan = journey.bank_client(
+        "POST",
+        f"/api/v1/bank/applications/{lent['id']}/disburse",
+        json={
+            "contract_no": "ZZB-310-2",
+            "amount_fen": offer["amount_fen"],
+            "annual_rate_pct": offer["annual_rate_pct"],
+            "term_months": 12,
+            "method": "equal_instalment",
+            "fees_fen": 0,
+            "disbursed_on": disbursed_on.isoformat(),
+        },
+    )
+    assert loan.status_code == 201, loan.text
+    loan_id = loan.json()["id"]
+    with world.sessions.begin() as session:
+        session.execute(
+            update(LoanApplication)
+            .where(LoanApplication.id == waiting["id"])
+            .values(offer_expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+        )
+
+    producer = Celery("tests", broker=settings.celery_broker_url)
+    producer.send_task("lending.days_past_due", queue=workers.queue)
+    producer.send_task("lending.expire_offers", queue=workers.queue)
+
+    def defaulted() -> dict[str, Any] | None:
+        seen: dict[str, Any] = journey.bank_staff("GET", f"/api/v1/bank/loans/{loan_id}").json()
+        return seen if seen["status"] == "defaulted" else None
+
+    view = wait_for(defaulted, seconds=60)
+    first_due = dt.date.fromisoformat(view["schedule"][0]["due_on"])
+    assert view["days_past_due"] == (book.local_today(dt.datetime.now(dt.UTC)) - first_due).days
+    assert view["bucket"] == "90+"
+    assert workers.received(worker, "lending.days_past_due")
+    with world.sessions() as session:
+        raised = session.scalars(
+            select(ConsentEvent).where(ConsentEvent.type == "loan.overdue")
+        ).all()
+        assert [e.payload["loan_id"] for e in raised] == [loan_id]
+    expired = wait_for(
+        lambda: journey.application(waiting["id"])["status"] == "expired", seconds=60
+    )
+    assert expired

@@ -8,9 +8,11 @@ back as day numbers (``DayNumber``), so decoding them is integer arithmetic.
 
 Many enterprises: one query per branch, its rows decoded column by column with numpy.
 One enterprise (online): the same branch SELECTs joined by ``UNION ALL`` into one round
-trip (columns of a kind share a position of the union; branches without one there select
-a typed NULL, so PostgreSQL can type it), its rows split by branch and decoded by the
-same code.
+trip (columns of a kind share a position of the union; where a branch has nothing there it
+selects NULL, typed in the first branch so PostgreSQL can type the position), its rows
+split by branch and decoded by the same code. The union is kept under psycopg's 4,096
+characters (tables aliased, branch numbers inline, no labels), so the driver converts it
+once per process rather than on every call.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from sqlalchemy import (
+    LABEL_STYLE_NONE,
     BigInteger,
     Boolean,
     ColumnElement,
@@ -38,7 +41,7 @@ from sqlalchemy import (
     String,
     bindparam,
     cast,
-    literal,
+    literal_column,
     null,
     select,
     union_all,
@@ -137,6 +140,9 @@ _BEFORE = bindparam("before", type_=Date)
 _INDUSTRY_FROM = bindparam("industry_from", type_=Date)
 
 
+_NULL: ColumnElement[Any] = literal_column("NULL")  # rendered bare, without a label
+
+
 def _kind(column: Any) -> Kind:
     if isinstance(column.type, String):
         return Kind.TEXT
@@ -156,8 +162,8 @@ class Branch:
     date_column: str
     columns: tuple[str, ...]
 
-    def expression(self, column: str) -> ColumnElement[Any]:
-        expression: ColumnElement[Any] = self.table.c[column]
+    def expression(self, table: Any, column: str) -> ColumnElement[Any]:
+        expression: ColumnElement[Any] = table.c[column]
         if isinstance(expression.type, Date):
             return DayNumber(expression)
         if isinstance(expression.type, Boolean):
@@ -165,12 +171,21 @@ class Branch:
         return expression
 
     def select(
-        self, restriction: Restriction, layout: Mapping[str, int] | None = None, number: int = 0
+        self,
+        restriction: Restriction,
+        layout: Mapping[str, int] | None = None,
+        number: int = 0,
+        typed_nulls: bool = True,
     ) -> Select[Any]:
         """The branch's SELECT: key, day number of the date, its columns in order; or,
         given the union's ``layout`` (column -> position), the branch number first and
-        every position of the union filled (typed NULLs where the branch has nothing)."""
-        table = self.table
+        every position of the union filled (NULLs where the branch has nothing: typed
+        when ``typed_nulls``, as the union's first branch must be on PostgreSQL, which
+        resolves ``a UNION ALL b UNION ALL c`` pair by pair)."""
+        # In the union the table is aliased ``b`` (each branch is its own scope): the one
+        # statement stays short enough for psycopg to cache its conversion (4,096
+        # characters, ``psycopg._queries.MAX_CACHED_STATEMENT_LENGTH``).
+        table = self.table if layout is None else self.table.alias("b")
         if self.source is Source.INDUSTRY:
             sections = select(Enterprise.industry_section).where(
                 _restrict(Enterprise.uscc, restriction)
@@ -190,14 +205,17 @@ class Branch:
             elif self.source is Source.EVENT:
                 where.append(date < _BEFORE)
         day = DayNumber(table.c[self.date_column])
-        own = [self.expression(c) for c in self.columns]
+        own = [self.expression(table, c) for c in self.columns]
         if layout is None:
             return select(key, day, *own).where(*where)
-        expressions: list[ColumnElement[Any]] = [literal(number, Integer), key, day]
-        expressions += [cast(null(), kind.value) for kind in _POSITION_KINDS]
+        expressions: list[ColumnElement[Any]] = [literal_column(str(number), Integer), key, day]
+        expressions += [
+            cast(null(), kind.value) if typed_nulls else _NULL for kind in _POSITION_KINDS
+        ]
         for column, expression in zip(self.columns, own, strict=True):
             expressions[layout[column]] = expression
-        return select(*expressions).where(*where)
+        # Rows are read by position: no column labels.
+        return select(*expressions).where(*where).set_label_style(LABEL_STYLE_NONE)
 
     def positions(self, layout: Mapping[str, int] | None) -> tuple[int, int, list[int]]:
         """Row positions of the key, the day and each column, in the branch's own SELECT
@@ -258,7 +276,10 @@ def branch_statement(branch: int, restriction: Restriction) -> Select[Any]:
 def union_statement() -> Any:
     """Every branch for one enterprise (``uscc``), in one statement."""
     return union_all(
-        *(b.select(Restriction.ONE, _LAYOUTS[b.name], number) for number, b in enumerate(BRANCHES))
+        *(
+            b.select(Restriction.ONE, _LAYOUTS[b.name], number, typed_nulls=number == 0)
+            for number, b in enumerate(BRANCHES)
+        )
     )
 
 

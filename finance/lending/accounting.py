@@ -127,8 +127,13 @@ def accrue_penalties(
     """Penalty interest on each overdue instalment's unpaid principal and interest, up
     to ``day`` (exclusive), from where the last accrual stopped."""
     daily = loan.rate_pct * PENALTY_MARKUP / Decimal(100) / Decimal(360)
+    last_due = day - dt.timedelta(days=2)  # due later than this: nothing accrues yet
     for instalment in instalments:
-        start = instalment.penalty_to or instalment.due_on + dt.timedelta(days=1)
+        start = instalment.penalty_to
+        if start is None:
+            if instalment.due_on > last_due:
+                continue
+            start = instalment.due_on + dt.timedelta(days=1)
         if day > start:
             unpaid = unpaid_due(instalment)
             if unpaid > 0:
@@ -180,56 +185,60 @@ def allocate(
     if amount_fen > total:
         raise Invalid(f"the repayment exceeds what settles the loan ({total} fen)", owed_fen=total)
     left = amount_fen
-    parts = {"penalty": 0, "interest": 0, "principal": 0}
-
-    def take(instalment: InstalmentAccount, part: str, limit: int) -> None:
-        nonlocal left
-        paid = min(left, limit)
-        if paid > 0:
-            setattr(instalment, f"paid_{part}_fen", getattr(instalment, f"paid_{part}_fen") + paid)
-            parts[part] += paid
-            left -= paid
-
+    penalty = interest = principal = 0
     for instalment in instalments:
-        take(instalment, "penalty", instalment.penalty_fen - instalment.paid_penalty_fen)
+        paid = min(left, instalment.penalty_fen - instalment.paid_penalty_fen)
+        if paid > 0:
+            instalment.paid_penalty_fen += paid
+            penalty += paid
+            left -= paid
     due = [i for i in instalments if i.due_on <= paid_on]
     for instalment in due:
-        take(instalment, "interest", instalment.interest_fen - instalment.paid_interest_fen)
-    for instalment in due:
-        take(instalment, "principal", instalment.principal_fen - instalment.paid_principal_fen)
+        paid = min(left, instalment.interest_fen - instalment.paid_interest_fen)
+        if paid > 0:
+            instalment.paid_interest_fen += paid
+            interest += paid
+            left -= paid
     future = [i for i in instalments if i.due_on > paid_on]
-    for instalment in reversed(future):  # early repayment: shorten the term
-        take(instalment, "principal", instalment.principal_fen - instalment.paid_principal_fen)
-    if parts["principal"] and future:
+    # Principal due, oldest first; then early repayment, the last instalments first.
+    for instalment in [*due, *reversed(future)]:
+        paid = min(left, instalment.principal_fen - instalment.paid_principal_fen)
+        if paid > 0:
+            instalment.paid_principal_fen += paid
+            principal += paid
+            left -= paid
+    if principal and future:
         _reprice(loan, future)
     assert left == 0
-    if outstanding_principal(instalments) == 0:
+    repaid = outstanding_principal(instalments) == 0
+    if repaid:
         # Settled early: the interest of the months to come is not owed (``owed``).
         for instalment in future:
             instalment.interest_fen = instalment.paid_interest_fen
     for instalment in instalments:
         if instalment.settled_on is None and is_settled(instalment):
             instalment.settled_on = paid_on
-    if outstanding_principal(instalments) == 0 and all(is_settled(i) for i in instalments):
+    if repaid and all(is_settled(i) for i in instalments):
         loan.status = LoanStatus.SETTLED.value
         loan.settled_on = paid_on
         loan.days_past_due = 0
     else:
         set_days_past_due(loan, instalments, paid_on)
-    return Allocation(parts["penalty"], parts["interest"], parts["principal"])
+    return Allocation(penalty, interest, principal)
 
 
 def _reprice(loan: LoanAccount, future: Sequence[InstalmentAccount]) -> None:
     """Interest of the instalments to come on the balance left after an early
     repayment: each month's interest on the principal still owed at its start. The
-    current period's interest (the first instalment to come) stays as scheduled."""
-    monthly = loan.rate_pct / Decimal(100) / Decimal(12)
+    current period's interest (the first instalment to come) stays as scheduled. Each
+    month's interest is rounded half-up from its exact value, as ``schedule`` rounds it."""
+    numerator, denominator = loan.rate_pct.as_integer_ratio()
+    denominator *= 1200
     balance = 0
     for instalment in reversed(future[1:]):  # the balance at each one's start, from the end
         balance += instalment.principal_fen - instalment.paid_principal_fen
-        instalment.interest_fen = max(
-            instalment.paid_interest_fen, _round(Decimal(balance) * monthly)
-        )
+        exact_half_up = (2 * balance * numerator + denominator) // (2 * denominator)
+        instalment.interest_fen = max(instalment.paid_interest_fen, exact_half_up)
 
 
 def days_past_due(instalments: Sequence[InstalmentAccount], day: dt.date) -> int:

@@ -2,8 +2,11 @@
 
 Each application's true probability of default within 12 months is a logistic function of
 the enterprise's own observed department data before the application (``FEATURES`` and
-``COEFFICIENTS``, documented in ``docs/synthetic.md``); banks approve on a noisy view of it,
-and each loan's default is drawn Bernoulli(true PD) with its date inside the 12 months.
+``COEFFICIENTS``, documented in ``docs/synthetic.md``); banks approve on a noisy view of it
+(``finance.synth.decisions`` writes the decision and the state machine's transitions), and
+each loan's default is drawn Bernoulli(true PD) with its date inside the 12 months. The
+loans are the loan book's kind: ``finance.synth.repayments`` gives each its schedule, its
+borrower's repayments and its status as of the end date by the book's own rules.
 """
 
 from __future__ import annotations

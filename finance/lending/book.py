@@ -7,26 +7,26 @@ Loans made here are the credit model's labels as the synthetic ones are: ``loans
 keeps ``defaulted_on`` (the first day 90+ days past due), ``settled_on`` and
 ``max_days_past_due``.
 
-Penalty interest (罚息) accrues on each overdue instalment's unpaid principal and
-interest at the contract rate plus ``PENALTY_MARKUP`` (50%, the usual contract term),
-per day on a 360-day year, from the day after the due date. A partial early repayment
-of principal shortens the term (the last instalments first) and the interest of the
-instalments still to come is recomputed on the lower balance.
+The rules themselves (penalty interest, allocation, days past due, status) are
+``finance.lending.accounting``'s, on the rows loaded here; the synthetic generator runs the
+same functions on the loans it simulates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from finance.core.errors import Conflict, Invalid, NotFound
+from finance.core.errors import Invalid, NotFound
+from finance.lending import accounting
 from finance.lending import schedule as schedules
+from finance.lending.accounting import DEFAULT_DAYS
 from finance.lending.models import (
     ApplicationDecision,
     Instalment,
@@ -40,8 +40,6 @@ from finance.lending.states import Actor, Event, fire
 from products.models import ProductVersion
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-PENALTY_MARKUP = Decimal("1.5")
-DEFAULT_DAYS = 90
 BUCKETS = ((1, 30, "1-30"), (31, 60, "31-60"), (61, 90, "61-90"), (91, None, "90+"))
 
 
@@ -70,10 +68,6 @@ class Disbursement:
     method: str
     fees_fen: int
     disbursed_on: dt.date
-
-
-def _round(amount: Decimal) -> int:
-    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def disburse(
@@ -172,43 +166,6 @@ def instalments_of(session: Session, loan_id: int) -> list[Instalment]:
     )
 
 
-def _unpaid_due(instalment: Instalment) -> int:
-    return (
-        instalment.principal_fen
-        - instalment.paid_principal_fen
-        + instalment.interest_fen
-        - instalment.paid_interest_fen
-    )
-
-
-def _accrue_penalties(loan: Loan, instalments: list[Instalment], day: dt.date) -> None:
-    """Penalty interest on each overdue instalment's unpaid principal and interest, up
-    to ``day`` (exclusive), from where the last accrual stopped."""
-    daily = loan.rate_pct * PENALTY_MARKUP / Decimal(100) / Decimal(360)
-    for instalment in instalments:
-        start = instalment.penalty_to or instalment.due_on + dt.timedelta(days=1)
-        unpaid = _unpaid_due(instalment)
-        if unpaid > 0 and day > start:
-            instalment.penalty_fen += _round(Decimal(unpaid) * daily * (day - start).days)
-        if day > start:
-            instalment.penalty_to = day
-
-
-def _outstanding_principal(instalments: list[Instalment]) -> int:
-    return sum(i.principal_fen - i.paid_principal_fen for i in instalments)
-
-
-def owed(loan: Loan, instalments: list[Instalment], day: dt.date) -> dict[str, int]:
-    """What settles the loan on ``day``: penalties, interest due by then, all principal."""
-    return {
-        "penalty_fen": sum(i.penalty_fen - i.paid_penalty_fen for i in instalments),
-        "interest_fen": sum(
-            i.interest_fen - i.paid_interest_fen for i in instalments if i.due_on <= day
-        ),
-        "principal_fen": _outstanding_principal(instalments),
-    }
-
-
 def repay(
     session: Session,
     loan: Loan,
@@ -218,120 +175,24 @@ def repay(
     recorded_by: str,
     now: dt.datetime,
 ) -> Repayment:
-    """Allocate a repayment: penalties, then interest due, then principal due, oldest
-    first; what is left repays principal early (the last instalments first), and the
-    interest still to come is recomputed on the lower balance. Paying everything owed
-    settles the loan."""
-    if loan.status == LoanStatus.SETTLED.value:
-        raise Conflict("the loan is settled", error="loan_settled")
-    if amount_fen <= 0:
-        raise Invalid("a repayment is a positive amount of fen")
-    if paid_on < loan.disbursed_on:
-        raise Invalid("a repayment cannot precede the disbursement")
+    """Record a repayment allocated by ``accounting.allocate`` (penalties, then interest
+    due, then principal due, oldest first; the rest repays principal early). Paying
+    everything owed settles the loan."""
     instalments = instalments_of(session, loan.id)
-    _accrue_penalties(loan, instalments, paid_on)
-    total = sum(owed(loan, instalments, paid_on).values())
-    if amount_fen > total:
-        raise Invalid(f"the repayment exceeds what settles the loan ({total} fen)", owed_fen=total)
-    left = amount_fen
-    parts = {"penalty": 0, "interest": 0, "principal": 0}
-
-    def take(instalment: Instalment, part: str, limit: int) -> None:
-        nonlocal left
-        paid = min(left, limit)
-        if paid > 0:
-            setattr(instalment, f"paid_{part}_fen", getattr(instalment, f"paid_{part}_fen") + paid)
-            parts[part] += paid
-            left -= paid
-
-    for instalment in instalments:
-        take(instalment, "penalty", instalment.penalty_fen - instalment.paid_penalty_fen)
-    due = [i for i in instalments if i.due_on <= paid_on]
-    for instalment in due:
-        take(instalment, "interest", instalment.interest_fen - instalment.paid_interest_fen)
-    for instalment in due:
-        take(instalment, "principal", instalment.principal_fen - instalment.paid_principal_fen)
-    future = [i for i in instalments if i.due_on > paid_on]
-    for instalment in reversed(future):  # early repayment: shorten the term
-        take(instalment, "principal", instalment.principal_fen - instalment.paid_principal_fen)
-    if parts["principal"] and future:
-        _reprice(loan, future)
-    assert left == 0
-    if _outstanding_principal(instalments) == 0:
-        # Settled early: the interest of the months to come is not owed (``owed``).
-        for instalment in future:
-            instalment.interest_fen = instalment.paid_interest_fen
-    for instalment in instalments:
-        if instalment.settled_on is None and _settled(instalment):
-            instalment.settled_on = paid_on
+    parts = accounting.allocate(loan, instalments, amount_fen, paid_on)
     repayment = Repayment(
         loan_id=loan.id,
         paid_on=paid_on,
         amount_fen=amount_fen,
-        penalty_fen=parts["penalty"],
-        interest_fen=parts["interest"],
-        principal_fen=parts["principal"],
+        penalty_fen=parts.penalty_fen,
+        interest_fen=parts.interest_fen,
+        principal_fen=parts.principal_fen,
         recorded_by=recorded_by,
         recorded_at=now,
     )
     session.add(repayment)
-    if _outstanding_principal(instalments) == 0 and all(_settled(i) for i in instalments):
-        loan.status = LoanStatus.SETTLED.value
-        loan.settled_on = paid_on
-        loan.days_past_due = 0
-    else:
-        _set_days_past_due(session, loan, instalments, paid_on)
     session.flush()
     return repayment
-
-
-def _settled(instalment: Instalment) -> bool:
-    return (
-        instalment.paid_principal_fen >= instalment.principal_fen
-        and instalment.paid_interest_fen >= instalment.interest_fen
-        and instalment.paid_penalty_fen >= instalment.penalty_fen
-    )
-
-
-def _reprice(loan: Loan, future: list[Instalment]) -> None:
-    """Interest of the instalments to come on the balance left after an early
-    repayment: each month's interest on the principal still owed at its start. The
-    current period's interest (the first instalment to come) stays as scheduled."""
-    monthly = loan.rate_pct / Decimal(100) / Decimal(12)
-    for index in range(1, len(future)):
-        balance = sum(i.principal_fen - i.paid_principal_fen for i in future[index:])
-        instalment = future[index]
-        instalment.interest_fen = max(
-            instalment.paid_interest_fen, _round(Decimal(balance) * monthly)
-        )
-
-
-def days_past_due(instalments: list[Instalment], day: dt.date) -> int:
-    """Days since the oldest instalment due before ``day`` that is not fully paid
-    (principal and interest)."""
-    overdue = [i.due_on for i in instalments if i.due_on < day and _unpaid_due(i) > 0]
-    return (day - min(overdue)).days if overdue else 0
-
-
-def _set_days_past_due(
-    session: Session, loan: Loan, instalments: list[Instalment], day: dt.date
-) -> bool:
-    """Days past due and status as of ``day``; True when the loan just became overdue."""
-    dpd = days_past_due(instalments, day)
-    was = loan.status
-    loan.days_past_due = dpd
-    loan.dpd_as_of = day
-    loan.max_days_past_due = max(loan.max_days_past_due, dpd)
-    if dpd >= DEFAULT_DAYS:
-        loan.status = LoanStatus.DEFAULTED.value
-        if loan.defaulted_on is None:
-            oldest = day - dt.timedelta(days=dpd)
-            loan.defaulted_on = oldest + dt.timedelta(days=DEFAULT_DAYS)
-    elif dpd > 0:
-        loan.status = LoanStatus.OVERDUE.value
-    else:
-        loan.status = LoanStatus.CURRENT.value
-    return was == LoanStatus.CURRENT.value and dpd > 0
 
 
 def update_days_past_due(session: Session, day: dt.date, now: dt.datetime) -> int:
@@ -349,8 +210,7 @@ def update_days_past_due(session: Session, day: dt.date, now: dt.datetime) -> in
     for loan in loans:
         instalments = instalments_of(session, loan.id)
         before = (loan.status, loan.days_past_due)
-        _accrue_penalties(loan, instalments, day)
-        if _set_days_past_due(session, loan, instalments, day):
+        if accounting.age(loan, instalments, day):
             _overdue_event(session, loan, now)
         changed += (loan.status, loan.days_past_due) != before
     session.flush()
@@ -381,7 +241,7 @@ def schedule_view(instalments: list[Instalment], day: dt.date) -> list[dict[str,
     """Each instalment with what was due, what is paid and whether it is overdue."""
     rows = []
     for i in instalments:
-        if _settled(i):
+        if accounting.is_settled(i):
             state = "paid"
         elif i.due_on < day:
             state = "overdue"
@@ -399,7 +259,7 @@ def schedule_view(instalments: list[Instalment], day: dt.date) -> list[dict[str,
                 "paid_principal_fen": i.paid_principal_fen,
                 "paid_interest_fen": i.paid_interest_fen,
                 "paid_penalty_fen": i.paid_penalty_fen,
-                "outstanding_fen": _unpaid_due(i) + i.penalty_fen - i.paid_penalty_fen,
+                "outstanding_fen": accounting.unpaid_due(i) + i.penalty_fen - i.paid_penalty_fen,
                 "state": state,
                 "days_overdue": (day - i.due_on).days if state == "overdue" else 0,
                 "settled_on": i.settled_on,

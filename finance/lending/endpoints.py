@@ -16,7 +16,7 @@ from authz.clock import NowDep
 from authz.deps import BankActor, CurrentBank, CurrentEnterprise
 from finance.core.deps import SessionDep
 from finance.core.errors import Invalid, NotFound
-from finance.lending import book, service
+from finance.lending import accounting, book, service
 from finance.lending.models import Loan, LoanApplication
 from finance.lending.schemas import (
     ApplicationOut,
@@ -110,7 +110,7 @@ def _loan_out(session: Session, loan: Loan, day: dt.date, *, detail: bool = True
         max_days_past_due=loan.max_days_past_due,
         defaulted_on=loan.defaulted_on,
         settled_on=loan.settled_on,
-        owed=book.owed(loan, instalments, day) if loan.status != "settled" else {},
+        owed=accounting.owed(loan, instalments, day) if loan.status != "settled" else {},
         schedule=book.schedule_view(instalments, day) if detail else [],
     )
 

@@ -1,9 +1,10 @@
 """Loan applications (the 310 flow), their decisions and transitions, loans, their
 instalments and repayments.
 
-The synthetic generator fills ``loan_applications`` and ``loans`` too, and the credit
-model reads loan outcomes from ``loans`` (its labels); the columns the 310 flow added are
-nullable or defaulted, so both kinds of row live in the same tables.
+The synthetic generator fills these tables too, with the same kind of rows (decisions,
+transitions, loans with their instalments and repayments, flagged ``synthetic``), and the
+credit model reads loan outcomes from ``loans`` (its labels). The columns the 310 flow
+added are nullable or defaulted, for rows loaded from elsewhere.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ class LoanApplication(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     channel: Mapped[str] = mapped_column(String(16), default="online")
     synthetic: Mapped[bool] = mapped_column(default=False)
-    # The 310 flow's own columns (nullable: synthetic rows have none of them).
+    # The 310 flow's own columns (nullable; synthetic rows have the version, the method and
+    # the state machine's stamps, not the user, client, consent or idempotency key).
     product_version_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("product_versions.id"), index=True
     )
@@ -169,7 +171,8 @@ class Loan(Base):
     max_days_past_due: Mapped[int] = mapped_column(default=0)
     synthetic: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # The loan book's own columns (nullable or defaulted: synthetic loans have no schedule).
+    # The loan book's own columns (nullable or defaulted for loans loaded without them;
+    # synthetic loans have them all, frozen as of the province's end date).
     contract_no: Mapped[str | None] = mapped_column(String(64))
     method: Mapped[str | None] = mapped_column(String(24))
     fees_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -2,21 +2,31 @@
 
 Each application's true probability of default within 12 months is a logistic function of
 the enterprise's own observed department data before the application (``FEATURES`` and
-``COEFFICIENTS``, documented in ``docs/synthetic.md``); banks approve on a noisy view of it,
-and each loan's default is drawn Bernoulli(true PD) with its date inside the 12 months.
+``COEFFICIENTS``, documented in ``docs/synthetic.md``); banks approve on a noisy view of it
+(``finance.synth.decisions`` writes the decision and the state machine's transitions), and
+each loan's default is drawn Bernoulli(true PD) with its date inside the 12 months. The
+loans are the loan book's kind: ``finance.synth.repayments`` gives each its schedule, its
+borrower's repayments and its status as of the end date by the book's own rules.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from finance.lending.service import OFFER_DAYS
+from finance.synth import decisions, repayments
 from finance.synth.departments import Observed
+from finance.synth.products import SPECS, synthetic_terms, template_of
 from finance.synth.province import FloatArray, IntArray, Province, sigmoid
 from finance.synth.vocabulary import BANKS, PRODUCT_TEMPLATES
+from products.service import product_terms
 
 HISTORY_MONTHS = 12  # an enterprise needs this many months of data before it can borrow
 APPLY_SHARE = (0.24, 0.34, 0.38, 0.20)  # share of enterprises applying, by size tier
@@ -50,6 +60,10 @@ class LoanBook:
     applications: pd.DataFrame
     loans: pd.DataFrame
     truth: pd.DataFrame  # one row per loan: loan_ref, true_pd, outcome, features
+    decisions: pd.DataFrame  # one row per decided application (application_ref)
+    transitions: pd.DataFrame  # each application's path through the state machine
+    instalments: pd.DataFrame  # each loan's schedule and what is paid of it (loan_ref)
+    repayments: pd.DataFrame  # each repayment and its allocation (loan_ref)
 
     @property
     def default_rate(self) -> float:
@@ -211,6 +225,118 @@ def true_pd(feature_frame: pd.DataFrame) -> FloatArray:
     return sigmoid(np.asarray(logit, dtype=np.float64))
 
 
+def _date(day: np.datetime64) -> dt.date:
+    value: dt.date = day.astype("datetime64[D]").item()
+    return value
+
+
+def _methods(
+    rng: np.random.Generator, product: pd.DataFrame, term: IntArray
+) -> npt.NDArray[np.str_]:
+    """A repayment method of each application's product, drawn uniformly; a bullet loan
+    only where it can still default inside 12 months (``repayments.defaults_in_time``)."""
+    draws = rng.random(len(product))
+    chosen = []
+    for name, months, draw in zip(product["name"], term, draws, strict=True):
+        methods = [
+            m
+            for m in SPECS[template_of(str(name))].methods
+            if repayments.defaults_in_time(m, int(months))
+        ]
+        chosen.append(methods[int(draw * len(methods))])
+    return np.array(chosen)
+
+
+def _fees(product: pd.DataFrame, amount_fen: IntArray) -> list[int]:
+    """The one-off fees each loan pays by its product's terms (fen)."""
+    terms = {
+        row["code"]: product_terms(synthetic_terms(row))
+        for row in product.drop_duplicates("code").to_dict("records")
+    }
+    return [
+        terms[code].fees_fen(int(amount))
+        for code, amount in zip(product["code"], amount_fen, strict=True)
+    ]
+
+
+def _decided(
+    applications: pd.DataFrame,
+    *,
+    lent: IntArray,
+    method: npt.NDArray[np.str_],
+    withdrawn_at: npt.NDArray[np.datetime64],
+    accepted_after: npt.NDArray[np.timedelta64],
+    disbursed: npt.NDArray[np.datetime64],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The applications with the state machine's stamps, and their transitions: submitted
+    when applied; withdrawn a few seconds later, or the data collected and the decision
+    made; a lent one accepted within two hours and disbursed on its disbursement day
+    (from 10:00 Beijing time)."""
+    count = len(applications)
+    accepted_at = np.full(count, np.datetime64("NaT"), dtype="datetime64[s]")
+    disbursed_at = accepted_at.copy()
+    decided_at = applications["decided_at"].to_numpy().astype("datetime64[s]")
+    accepted_at[lent] = decided_at[lent] + accepted_after
+    disbursed_at[lent] = np.maximum(
+        accepted_at[lent] + np.timedelta64(600, "s"),
+        disbursed.astype("datetime64[s]") + np.timedelta64(2, "h"),
+    )
+    stamps = pd.DataFrame(
+        {
+            "applied_at": applications["applied_at"],
+            "decided_at": decided_at,
+            "withdrawn_at": withdrawn_at.astype("datetime64[s]"),
+            "accepted_at": accepted_at,
+            "disbursed_at": disbursed_at,
+        }
+    )
+    utc = {
+        name: [None if pd.isna(v) else v.to_pydatetime().replace(tzinfo=dt.UTC) for v in column]
+        for name, column in stamps.items()
+    }
+    rows: list[tuple[Any, ...]] = []
+    versions, changed = [], []
+    for index, (ref, status, bank) in enumerate(
+        zip(applications["ref"], applications["status"], applications["bank_code"], strict=True)
+    ):
+        applied = utc["applied_at"][index]
+        assert applied is not None
+        steps = decisions.transitions(
+            status,
+            applied,
+            utc["decided_at"][index],
+            utc["withdrawn_at"][index],
+            utc["accepted_at"][index],
+            utc["disbursed_at"][index],
+            f"bank:{bank}",
+        )
+        rows += [(ref, *step) for step in steps]
+        versions.append(1 + len(steps))
+        changed.append(steps[-1][-1])
+    transitions = pd.DataFrame.from_records(
+        rows, columns=["application_ref", "event", "from_status", "to_status", "actor", "at"]
+    )
+    decided = applications["status"] != "withdrawn"
+    collected = stamps["applied_at"] + ((stamps["decided_at"] - stamps["applied_at"]) / 2).dt.floor(
+        "s"
+    )
+    offer_expires = stamps["decided_at"] + pd.Timedelta(days=OFFER_DAYS)
+    lent_mask = applications["status"] == "disbursed"
+    return (
+        applications.assign(
+            repayment_method=method,
+            submitted_at=stamps["applied_at"],
+            data_collected_at=collected.where(decided),
+            accepted_at=stamps["accepted_at"],
+            disbursed_at=stamps["disbursed_at"],
+            offer_expires_at=offer_expires.where(lent_mask),
+            status_changed_at=pd.to_datetime([c.replace(tzinfo=None) for c in changed]),
+            version=versions,
+        ),
+        transitions,
+    )
+
+
 def loan_book(province: Province, observed: Observed) -> LoanBook:
     config = province.config
     rng = config.rng(6)
@@ -255,7 +381,8 @@ def loan_book(province: Province, observed: Observed) -> LoanBook:
     bank_view = sigmoid(np.log(pd_true / (1 - pd_true)) + rng.normal(0, BANK_VIEW_NOISE, count))
     withdrawn = rng.random(count) < 0.03
     approved = (bank_view < APPROVE_BELOW) & ~withdrawn
-    status = np.where(withdrawn, "withdrawn", np.where(approved, "approved", "declined"))
+    # Every approval is accepted and lent: the application ends disbursed.
+    status = np.where(withdrawn, "withdrawn", np.where(approved, "disbursed", "declined"))
 
     applied_at = applied_on.astype("datetime64[s]") + rng.integers(3_600, 36_000, count).astype(
         "timedelta64[s]"
@@ -285,7 +412,7 @@ def loan_book(province: Province, observed: Observed) -> LoanBook:
         applied_on[lent] + rng.integers(0, 3, len(lent)).astype("timedelta64[D]"), end
     )
     loan_term = term[lent]
-    maturity = (disbursed.astype("datetime64[M]") + loan_term).astype("datetime64[D]") + (
+    term_end = (disbursed.astype("datetime64[M]") + loan_term).astype("datetime64[D]") + (
         disbursed - disbursed.astype("datetime64[M]").astype("datetime64[D]")
     )
     pd_loan = pd_true[lent]
@@ -294,48 +421,114 @@ def loan_book(province: Province, observed: Observed) -> LoanBook:
         product["rate_max_pct"].to_numpy()[lent] - product["rate_min_pct"].to_numpy()[lent]
     )
     defaults = rng.random(len(lent)) < pd_loan
-    defaulted_on = disbursed + rng.integers(90, 366, len(lent)).astype("timedelta64[D]")
-    first_missed = defaulted_on - np.timedelta64(90, "D")
+    default_by = disbursed + rng.integers(90, 366, len(lent)).astype("timedelta64[D]")
     early = rng.random(len(lent)) < 0.1
-    settle_on = np.where(
-        early,
-        disbursed
-        + ((maturity - disbursed).astype(np.int64) * rng.uniform(0.3, 0.9, len(lent))).astype(
-            "timedelta64[D]"
-        ),
-        maturity,
-    )
-    is_defaulted = defaults & (defaulted_on <= end)
-    is_overdue = defaults & ~is_defaulted & (first_missed <= end)
-    is_settled = ~defaults & (settle_on <= end)
-    loan_status = np.select(
-        [is_defaulted, is_overdue, is_settled], ["defaulted", "overdue", "settled"], "current"
-    )
+    settle_on = disbursed + (
+        (term_end - disbursed).astype(np.int64) * rng.uniform(0.3, 0.9, len(lent))
+    ).astype("timedelta64[D]")
     late_days = np.where(rng.random(len(lent)) < 0.15, rng.integers(1, 30, len(lent)), 0)
-    elapsed = (np.minimum(settle_on, end) - disbursed).astype(np.int64)
-    max_dpd = np.select(
-        [defaults & (first_missed <= end)],
-        [(end - first_missed).astype(np.int64)],
-        np.where(elapsed > 30, late_days, 0),
+    # Drawn after the outcomes above, so the drawn defaults stay what they were.
+    method = _methods(rng, product, term)
+    late_share = rng.random(len(lent))
+    withdrawn_after = rng.integers(5, 40, count).astype("timedelta64[s]")
+    accepted_after = rng.integers(120, 7_200, len(lent)).astype("timedelta64[s]")
+
+    amounts: list[int] = amount.to_numpy().tolist()  # the offers: the amounts asked
+    fees = _fees(product.iloc[lent], amount.to_numpy()[lent])
+    rates = [Decimal(f"{r:.2f}") for r in rate]
+    serviced = repayments.service(
+        [
+            repayments.Borrower(
+                amount_fen=amounts[index],
+                rate_pct=rates[k],
+                term_months=int(loan_term[k]),
+                method=str(method[index]),
+                fees_fen=fees[k],
+                disbursed_on=_date(disbursed[k]),
+                default_by=_date(default_by[k]) if defaults[k] else None,
+                late_share=float(late_share[k]) if late_days[k] else None,
+                late_days=int(late_days[k]),
+                settle_on=_date(settle_on[k]) if early[k] else None,
+            )
+            for k, index in enumerate(lent)
+        ],
+        config.end_date,
     )
     refs = [f"SYN-L{i:07d}" for i in range(1, len(lent) + 1)]
+    bank_of_loan = bank_codes[lent]
+    figures = serviced.loans
+    aprs: list[Decimal] = figures["apr_pct"].tolist()
     loans = pd.DataFrame(
         {
             "ref": refs,
             "application_ref": applications["ref"].to_numpy()[lent],
             "uscc": ent.uscc[enterprise[lent]],
-            "bank_code": bank_codes[lent],
+            "bank_code": bank_of_loan,
             "product_code": product["code"].to_numpy()[lent],
-            "amount_fen": amount[lent],
+            "contract_no": [
+                f"{bank}-{config.seed}-{ref.removeprefix('SYN-')}"
+                for bank, ref in zip(bank_of_loan, refs, strict=True)
+            ],
+            "amount_fen": amount.to_numpy()[lent],
             "term_months": loan_term,
             "rate_pct": np.round(rate, 2),
+            "method": method[lent],
+            "fees_fen": np.array(fees, dtype=np.int64),
+            "apr_pct": figures["apr_pct"].to_numpy(),
             "guarantee": product["guarantee"].to_numpy()[lent],
             "disbursed_on": disbursed,
-            "maturity_on": maturity,
-            "status": loan_status,
-            "defaulted_on": np.where(is_defaulted, defaulted_on, np.datetime64("NaT")),
-            "settled_on": np.where(is_settled, settle_on, np.datetime64("NaT")),
-            "max_days_past_due": max_dpd,
+            **{
+                name: pd.to_datetime(figures[name]).to_numpy()
+                for name in ("maturity_on", "defaulted_on", "settled_on", "dpd_as_of")
+            },
+            "status": figures["status"].to_numpy(),
+            "days_past_due": figures["days_past_due"].to_numpy(),
+            "max_days_past_due": figures["max_days_past_due"].to_numpy(),
+        }
+    )
+    applications, transitions = _decided(
+        applications,
+        lent=lent,
+        method=method,
+        withdrawn_at=applied_at + withdrawn_after,
+        accepted_after=accepted_after,
+        disbursed=disbursed,
+    )
+    offers = dict(zip(lent.tolist(), range(len(lent)), strict=True))
+    decided = np.flatnonzero(~withdrawn)
+    decided_list: list[int] = decided.tolist()
+    declined = np.flatnonzero(~withdrawn & ~approved)
+    contributions = pd.DataFrame(
+        {name: COEFFICIENTS[name] * table[name].to_numpy()[declined] for name in FEATURES}
+    )
+    reasons = dict(
+        zip(
+            declined.tolist(),
+            decisions.decline_reasons(bank_view[declined], contributions, APPROVE_BELOW),
+            strict=True,
+        )
+    )
+    points, bands = decisions.scores(bank_view[decided])
+    decision_frame = pd.DataFrame(
+        {
+            "application_ref": applications["ref"].to_numpy()[decided],
+            "outcome": np.where(approved[decided], "approved", "declined"),
+            "decided_at": applications["decided_at"].to_numpy()[decided],
+            "model_version": decisions.MODEL_VERSION,
+            "pd": bank_view[decided],
+            "score": points,
+            "band": bands,
+            "reasons": [reasons.get(i, []) for i in decided_list],
+            "amount_fen": [amounts[i] if i in offers else None for i in decided_list],
+            "term_months": [int(term[i]) if i in offers else None for i in decided_list],
+            "method": [str(method[i]) if i in offers else None for i in decided_list],
+            "annual_rate_pct": [rates[offers[i]] if i in offers else None for i in decided_list],
+            "apr_pct": [aprs[offers[i]] if i in offers else None for i in decided_list],
+            "fees_fen": [fees[offers[i]] if i in offers else None for i in decided_list],
+            "schedule": [
+                decisions.schedule_json(serviced.schedules[offers[i]]) if i in offers else []
+                for i in decided_list
+            ],
         }
     )
     truth = pd.concat(
@@ -352,4 +545,19 @@ def loan_book(province: Province, observed: Observed) -> LoanBook:
         ],
         axis=1,
     )
-    return LoanBook(banks, products, applications, loans, truth)
+    ref_of_loan = np.array(refs, dtype=object)
+    return LoanBook(
+        banks,
+        products,
+        applications,
+        loans,
+        truth,
+        decision_frame,
+        transitions,
+        serviced.instalments.assign(loan_ref=ref_of_loan[serviced.instalments["loan"]]).drop(
+            columns="loan"
+        ),
+        serviced.repayments.assign(loan_ref=ref_of_loan[serviced.repayments["loan"]]).drop(
+            columns="loan"
+        ),
+    )

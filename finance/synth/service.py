@@ -27,7 +27,15 @@ from finance.core.db import Base
 from finance.govdata.categories import CATEGORIES, REGISTRY
 from finance.ingestion.service import IngestResult, ingest_file
 from finance.institutions.models import Bank
-from finance.lending.models import Loan, LoanApplication, SyntheticLoanTruth
+from finance.lending.models import (
+    ApplicationDecision,
+    ApplicationTransition,
+    Instalment,
+    Loan,
+    LoanApplication,
+    Repayment,
+    SyntheticLoanTruth,
+)
 from finance.synth import identity
 from finance.synth.demands import DemandSummary, load_demands
 from finance.synth.departments import observe
@@ -36,10 +44,11 @@ from finance.synth.lending import LoanBook, loan_book
 from finance.synth.malformed import Fault, MalformedRows, malformed_rows
 from finance.synth.products import synthetic_terms
 from finance.synth.province import Province, SynthConfig, generate_province
-from products.models import LoanProduct
+from products.models import LoanProduct, ProductVersion, VersionStatus
 from products.service import publish_synthetic_versions
 
 INSERT_BATCH = 5_000
+_RECORDED = dt.time(hour=2)  # when a synthetic repayment is recorded (10:00 Beijing time)
 INGESTED_BY = "finance synth"
 MANIFEST = "malformed.csv"
 Progress = Callable[[str, int, int], None]
@@ -272,30 +281,49 @@ def _insert_book(
     ).first()
     if already is not None or book.applications.empty:
         return
+    version_ids = _online_versions(connection, product_ids.values())
     applications = book.applications
+    times = {
+        name: _utc(applications[name])
+        for name in (
+            "applied_at",
+            "decided_at",
+            "submitted_at",
+            "data_collected_at",
+            "accepted_at",
+            "disbursed_at",
+            "offer_expires_at",
+            "status_changed_at",
+        )
+    }
     application_rows = [
         {
-            "uscc": uscc,
-            "product_id": product_ids[product],
-            "bank_id": bank_ids[bank],
-            "amount_fen": int(amount),
-            "term_months": int(term),
-            "applied_at": applied,
-            "status": status,
-            "decided_at": decided,
+            "uscc": application["uscc"],
+            "product_id": product_ids[application["product_code"]],
+            "product_version_id": version_ids.get(product_ids[application["product_code"]]),
+            "bank_id": bank_ids[application["bank_code"]],
+            "amount_fen": int(application["amount_fen"]),
+            "term_months": int(application["term_months"]),
+            "status": application["status"],
+            "repayment_method": application["repayment_method"],
+            "version": int(application["version"]),
             "channel": "online",
             "synthetic": True,
+            **{name: values[index] for name, values in times.items()},
         }
-        for uscc, product, bank, amount, term, applied, status, decided in zip(
-            applications["uscc"],
-            applications["product_code"],
-            applications["bank_code"],
-            applications["amount_fen"],
-            applications["term_months"],
-            _utc(applications["applied_at"]),
-            applications["status"],
-            _utc(applications["decided_at"]),
-            strict=True,
+        for index, application in enumerate(
+            applications[
+                [
+                    "uscc",
+                    "product_code",
+                    "bank_code",
+                    "amount_fen",
+                    "term_months",
+                    "status",
+                    "repayment_method",
+                    "version",
+                ]
+            ].to_dict("records")
         )
     ]
     applications_table = _table_of(LoanApplication)
@@ -307,6 +335,7 @@ def _insert_book(
             strict=True,
         )
     )
+    _insert_decisions(connection, book, application_ids)
     loans = book.loans.assign(
         application_id=book.loans["application_ref"].map(application_ids),
         bank_id=book.loans["bank_code"].map(bank_ids),
@@ -314,7 +343,7 @@ def _insert_book(
     )
     dates = {
         name: _day(loans[name])
-        for name in ("disbursed_on", "maturity_on", "defaulted_on", "settled_on")
+        for name in ("disbursed_on", "maturity_on", "defaulted_on", "settled_on", "dpd_as_of")
     }
     loan_rows = [
         {
@@ -328,12 +357,18 @@ def _insert_book(
             "guarantee": loan["guarantee"],
             **{name: values[index] for name, values in dates.items()},
             "status": loan["status"],
+            "days_past_due": int(loan["days_past_due"]),
             "max_days_past_due": int(loan["max_days_past_due"]),
+            "contract_no": loan["contract_no"],
+            "method": loan["method"],
+            "fees_fen": int(loan["fees_fen"]),
+            "apr_pct": loan["apr_pct"],
             "synthetic": True,
         }
         for index, loan in enumerate(loans.to_dict("records"))
     ]
     loan_ids = _insert_returning_ids(connection, loans_table, loan_rows)
+    _insert_schedules(connection, book, dict(zip(book.loans["ref"], loan_ids, strict=True)))
     truth_rows = [
         {"loan_id": loan_id, "true_pd": float(pd_value), "seed": seed}
         for loan_id, pd_value in zip(loan_ids, book.truth["true_pd"], strict=True)
@@ -343,3 +378,89 @@ def _insert_book(
     summary.applications = len(application_rows)
     summary.loans = len(loan_rows)
     summary.truths = len(truth_rows)
+
+
+def _online_versions(connection: Connection, product_ids: Iterable[int]) -> dict[int, int]:
+    """Product id -> its online version's id (the synthetic products' version 1)."""
+    table = _table_of(ProductVersion)
+    rows = connection.execute(
+        select(table.c.product_id, table.c.id).where(
+            table.c.product_id.in_(list(product_ids)),
+            table.c.status == VersionStatus.ONLINE.value,
+        )
+    )
+    return {int(product_id): int(version_id) for product_id, version_id in rows}
+
+
+def _insert_decisions(
+    connection: Connection, book: LoanBook, application_ids: dict[str, int]
+) -> None:
+    """The decision of every decided application and every application's transitions."""
+    decisions = book.decisions
+    decided_at = _utc(decisions["decided_at"])
+    offers = ("amount_fen", "term_months", "fees_fen")
+    rows = [
+        {
+            "application_id": application_ids[decision["application_ref"]],
+            "outcome": decision["outcome"],
+            "decided_at": decided_at[index],
+            "model_version": decision["model_version"],
+            "pd": float(decision["pd"]),
+            "score": int(decision["score"]),
+            "band": decision["band"],
+            "reasons": decision["reasons"],
+            "rules": [],
+            "data_reads": {},
+            **{name: None if pd.isna(decision[name]) else int(decision[name]) for name in offers},
+            "method": decision["method"],
+            "annual_rate_pct": decision["annual_rate_pct"],
+            "apr_pct": decision["apr_pct"],
+            "schedule": decision["schedule"],
+        }
+        for index, decision in enumerate(decisions.to_dict("records"))
+    ]
+    for batch in _batches(rows):
+        connection.execute(insert(_table_of(ApplicationDecision)), batch)
+    transitions = book.transitions
+    at = [value.to_pydatetime() for value in transitions["at"]]
+    transition_rows = [
+        {
+            "application_id": application_ids[ref],
+            "event": event,
+            "from_status": source,
+            "to_status": target,
+            "actor": actor,
+            "at": at[index],
+        }
+        for index, (ref, event, source, target, actor) in enumerate(
+            zip(
+                transitions["application_ref"],
+                transitions["event"],
+                transitions["from_status"],
+                transitions["to_status"],
+                transitions["actor"],
+                strict=True,
+            )
+        )
+    ]
+    for batch in _batches(transition_rows):
+        connection.execute(insert(_table_of(ApplicationTransition)), batch)
+
+
+def _insert_schedules(connection: Connection, book: LoanBook, loan_ids: dict[str, int]) -> None:
+    """Every loan's instalments and repayments."""
+    for model, frame in ((Instalment, book.instalments), (Repayment, book.repayments)):
+        records = frame.to_dict("records")
+        rows = [
+            {
+                **{str(name): value for name, value in record.items() if name != "loan_ref"},
+                "loan_id": loan_ids[record["loan_ref"]],
+            }
+            for record in records
+        ]
+        if model is Repayment:  # recorded on the day paid
+            for row in rows:
+                row["recorded_by"] = INGESTED_BY
+                row["recorded_at"] = dt.datetime.combine(row["paid_on"], _RECORDED, dt.UTC)
+        for batch in _batches(rows):
+            connection.execute(insert(_table_of(model)), batch)

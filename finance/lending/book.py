@@ -20,10 +20,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from finance.core.errors import Invalid, NotFound
+from finance.core.errors import Conflict, Invalid, NotFound
 from finance.lending import accounting
 from finance.lending import schedule as schedules
 from finance.lending.accounting import DEFAULT_DAYS
@@ -166,6 +166,31 @@ def instalments_of(session: Session, loan_id: int) -> list[Instalment]:
     )
 
 
+def claim(session: Session, loan: Loan) -> None:
+    """Take the loan for this transaction before its figures change: bump its row version
+    with a conditional UPDATE of the version it was read at, then re-read it. Of two
+    transactions changing one loan (two repayments, a repayment and the daily run), the
+    second changes no row (PostgreSQL makes it wait for the first to commit, SQLite's
+    write lock serialises them) and gets a 409 ``concurrent_loan_change``: nothing is
+    lost, and the caller may try again on the loan as it now is. Instalments read after
+    the claim are the latest."""
+    won = session.execute(
+        update(Loan)
+        .where(Loan.id == loan.id, Loan.version == loan.version)
+        .values(version=Loan.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(loan)
+        raise Conflict(
+            "the loan changed at the same moment (another repayment or the daily run); "
+            "nothing was done: look at the loan again and retry",
+            error="concurrent_loan_change",
+            loan_id=loan.id,
+        )
+    session.refresh(loan)
+
+
 def repay(
     session: Session,
     loan: Loan,
@@ -178,6 +203,7 @@ def repay(
     """Record a repayment allocated by ``accounting.allocate`` (penalties, then interest
     due, then principal due, oldest first; the rest repays principal early). Paying
     everything owed settles the loan."""
+    claim(session, loan)
     instalments = instalments_of(session, loan.id)
     parts = accounting.allocate(loan, instalments, amount_fen, paid_on)
     repayment = Repayment(
@@ -208,6 +234,8 @@ def update_days_past_due(session: Session, day: dt.date, now: dt.datetime) -> in
     ).all()
     changed = 0
     for loan in loans:
+        if not _claim_for_the_run(session, loan):
+            continue
         instalments = instalments_of(session, loan.id)
         before = (loan.status, loan.days_past_due)
         if accounting.age(loan, instalments, day):
@@ -215,6 +243,21 @@ def update_days_past_due(session: Session, day: dt.date, now: dt.datetime) -> in
         changed += (loan.status, loan.days_past_due) != before
     session.flush()
     return changed
+
+
+def _claim_for_the_run(session: Session, loan: Loan, attempts: int = 3) -> bool:
+    """The daily run's claim on one loan: a repayment that got there first has committed
+    by the time the claim fails (``claim``), so the run claims the loan as it now is;
+    False when that repayment settled it."""
+    for _ in range(attempts):
+        try:
+            claim(session, loan)
+        except Conflict:
+            if loan.status == LoanStatus.SETTLED.value:
+                return False
+            continue
+        return True
+    raise Conflict("the loan kept changing during the daily run", error="concurrent_loan_change")
 
 
 def _overdue_event(session: Session, loan: Loan, now: dt.datetime) -> None:

@@ -179,6 +179,9 @@ class Loan(Base):
     apr_pct: Mapped[Decimal | None] = mapped_column(Numeric(7, 4))
     days_past_due: Mapped[int] = mapped_column(default=0, server_default="0")
     dpd_as_of: Mapped[dt.date | None] = mapped_column(Date)
+    # Bumped by whatever changes the loan's figures (a repayment, the daily run): the
+    # conditional UPDATE that makes one of two concurrent changes win (``book.claim``).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class Instalment(Base):

@@ -6,15 +6,19 @@ days past due across month ends with the buckets and the default at 90+, the
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from authz.models import ConsentEvent
-from finance.lending import book
-from finance.lending.models import Loan
+from finance.core.db import session_factory
+from finance.core.errors import Conflict
+from finance.lending import accounting, book
+from finance.lending.models import Loan, Repayment
 from finance.lending.schedule import RepaymentMethod, apr, schedule
 from tests.authz.support import World
 from tests.lending.support import Journey, online_version
@@ -259,3 +263,107 @@ def test_the_bank_book_lists_only_its_loans(world: World, journey: Journey) -> N
         json={"amount_fen": 100, "paid_on": "2026-02-01"},
     )
     assert other.status_code == 404
+
+
+def _race_on_loan(engine: Engine, loan_id: int, changes: dict[str, Any]) -> dict[str, str]:
+    """Each change in its own thread and session, all having read the loan first."""
+    sessions = session_factory(engine)
+    barrier = threading.Barrier(len(changes))
+    results: dict[str, str] = {}
+
+    def attempt(name: str, change: Any) -> None:
+        with sessions() as session:
+            loan = session.get(Loan, loan_id)
+            assert loan is not None
+            barrier.wait()
+            try:
+                change(session, loan)
+                session.commit()
+                results[name] = "won"
+            except Conflict:
+                session.rollback()
+                results[name] = "lost"
+
+    threads = [threading.Thread(target=attempt, args=item) for item in changes.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def _paid(world: World, loan_id: int) -> tuple[int, int]:
+    """Money recorded in repayments, and money marked paid on the instalments."""
+    with world.sessions() as session:
+        recorded = session.scalar(
+            select(func.coalesce(func.sum(Repayment.amount_fen), 0)).where(
+                Repayment.loan_id == loan_id
+            )
+        )
+        marked = sum(
+            i.paid_principal_fen + i.paid_interest_fen + i.paid_penalty_fen
+            for i in book.instalments_of(session, loan_id)
+        )
+        return int(recorded or 0), marked
+
+
+def test_of_two_concurrent_repayments_on_one_loan_one_wins_and_nothing_is_lost(
+    world: World, journey: Journey, engine: Engine
+) -> None:
+    loan = _disburse(journey, _accepted(world, journey))
+    now = world.now
+
+    def pay(amount: int) -> Any:
+        def change(session: Session, loan: Loan) -> None:
+            book.repay(
+                session, loan, amount_fen=amount, paid_on=dt.date(2026, 2, 28),
+                recorded_by="tests", now=now,
+            )  # fmt: skip
+
+        return change
+
+    results = _race_on_loan(engine, loan["id"], {"first": pay(300_000), "second": pay(500_000)})
+    assert sorted(results.values()) == ["lost", "won"], results
+    winner = next(name for name, result in results.items() if result == "won")
+    recorded, marked = _paid(world, loan["id"])
+    assert recorded == marked == {"first": 300_000, "second": 500_000}[winner]
+    assert _loan(world, loan["id"]).version == 2
+    # The loser retries on the loan as it now is, and both payments are kept.
+    assert _repay(journey, loan["id"], 100_000, "2026-02-28").status_code == 201
+    recorded, marked = _paid(world, loan["id"])
+    assert recorded == marked
+
+
+def test_the_daily_run_racing_a_repayment_loses_nothing(
+    world: World, journey: Journey, engine: Engine
+) -> None:
+    loan = _disburse(journey, _accepted(world, journey))
+    first = loan["schedule"][0]
+    due = first["principal_fen"] + first["interest_fen"]
+    now = world.now
+
+    def settle_first(session: Session, loan: Loan) -> None:
+        book.repay(
+            session, loan, amount_fen=due, paid_on=dt.date(2026, 3, 1),
+            recorded_by="tests", now=now,
+        )  # fmt: skip
+
+    def daily(session: Session, loan: Loan) -> None:
+        book.update_days_past_due(session, dt.date(2026, 3, 1), now)
+
+    results = _race_on_loan(engine, loan["id"], {"repay": settle_first, "daily": daily})
+    # The daily run claims the loan again after a repayment that got there first, so
+    # it never loses; the repayment may (409, and the bank retries).
+    assert results["daily"] == "won", results
+    if results["repay"] == "lost":
+        assert _repay(journey, loan["id"], due, "2026-03-01").status_code == 201
+    recorded, marked = _paid(world, loan["id"])
+    assert recorded == marked == due
+    # The loan's figures are those of its instalments as they now are: the first one paid,
+    # so not past due (a run that wrote back what it read before the payment says 1 day).
+    with world.sessions() as session:
+        settled_first = session.get(Loan, loan["id"])
+        assert settled_first is not None
+        instalments = book.instalments_of(session, loan["id"])
+        assert accounting.days_past_due(instalments, dt.date(2026, 3, 1)) == 0
+        assert (settled_first.status, settled_first.days_past_due) == ("current", 0)

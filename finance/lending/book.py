@@ -319,6 +319,40 @@ def loans_for_enterprise(uscc: str) -> Any:
     return select(Loan).where(Loan.uscc == uscc, Loan.synthetic.is_(False))
 
 
+def with_instalments(
+    session: Session, query: Any, *, newest_first: bool = False
+) -> list[tuple[Loan, list[Instalment]]]:
+    """The loans ``query`` selects (with its filters and limit), each with its instalments,
+    read in one statement so a loan's figures and its schedule come from one snapshot: read
+    one after the other, a repayment committed in between would show a loan's old status
+    beside its new payments (each statement sees the latest commit, on SQLite and on
+    PostgreSQL's read committed alike). In order of id (``newest_first``: descending)."""
+    page = query.subquery()
+    order = Loan.id.desc() if newest_first else Loan.id
+    rows = session.execute(
+        select(Loan, Instalment)
+        .join(page, page.c.id == Loan.id)
+        .outerjoin(Instalment, Instalment.loan_id == Loan.id)
+        .order_by(order, Instalment.number)
+        .execution_options(populate_existing=True)
+    ).all()
+    loans: dict[int, tuple[Loan, list[Instalment]]] = {}
+    for loan, instalment in rows:
+        _, instalments = loans.setdefault(loan.id, (loan, []))
+        if instalment is not None:
+            instalments.append(instalment)
+    return list(loans.values())
+
+
+def get_loan_with_instalments(
+    session: Session, query: Any, loan_id: int
+) -> tuple[Loan, list[Instalment]]:
+    found = with_instalments(session, query.where(Loan.id == loan_id))
+    if not found:
+        raise NotFound("no such loan", loan_id=loan_id)
+    return found[0]
+
+
 def get_loan(session: Session, query: Any, loan_id: int) -> Loan:
     loan = session.scalar(query.where(Loan.id == loan_id))
     if loan is None:

@@ -17,7 +17,7 @@ from authz.deps import BankActor, CurrentBank, CurrentEnterprise
 from finance.core.deps import SessionDep
 from finance.core.errors import Invalid, NotFound
 from finance.lending import accounting, book, service
-from finance.lending.models import Loan, LoanApplication
+from finance.lending.models import Instalment, Loan, LoanApplication
 from finance.lending.schemas import (
     ApplicationOut,
     ApplicationPage,
@@ -88,8 +88,9 @@ def _out(
     )
 
 
-def _loan_out(session: Session, loan: Loan, day: dt.date, *, detail: bool = True) -> LoanOut:
-    instalments = book.instalments_of(session, loan.id)
+def _loan_out(
+    loan: Loan, instalments: list[Instalment], day: dt.date, *, detail: bool = True
+) -> LoanOut:
     return LoanOut(
         id=loan.id,
         application_id=loan.application_id,
@@ -195,15 +196,20 @@ def my_loans(session: SessionDep, user: CurrentEnterprise, now: NowDep) -> list[
     assert user.uscc is not None
     day = book.local_today(now)
     query = book.loans_for_enterprise(user.uscc).order_by(Loan.id.desc()).limit(200)
-    return [_loan_out(session, loan, day, detail=False) for loan in session.scalars(query)]
+    return [
+        _loan_out(loan, instalments, day, detail=False)
+        for loan, instalments in book.with_instalments(session, query, newest_first=True)
+    ]
 
 
 @enterprise_router.get("/loans/{loan_id}", response_model=LoanOut)
 def my_loan(loan_id: int, session: SessionDep, user: CurrentEnterprise, now: NowDep) -> LoanOut:
     """The loan with its schedule: what is due, paid and overdue."""
     assert user.uscc is not None
-    loan = book.get_loan(session, book.loans_for_enterprise(user.uscc), loan_id)
-    return _loan_out(session, loan, book.local_today(now))
+    loan, instalments = book.get_loan_with_instalments(
+        session, book.loans_for_enterprise(user.uscc), loan_id
+    )
+    return _loan_out(loan, instalments, book.local_today(now))
 
 
 # ------------------------------------------------------------------ banks
@@ -285,7 +291,7 @@ def disburse(
         _actor(bank),
         now,
     )
-    return _loan_out(session, loan, book.local_today(now))
+    return _loan_out(loan, book.instalments_of(session, loan.id), book.local_today(now))
 
 
 @bank_router.get("/loans", response_model=list[LoanOut])
@@ -304,14 +310,20 @@ def bank_loans(
     if after is not None:
         query = query.where(Loan.id > after)
     day = book.local_today(now)
-    rows = session.scalars(query.order_by(Loan.id).limit(limit))
-    return [_loan_out(session, loan, day, detail=False) for loan in rows]
+    return [
+        _loan_out(loan, instalments, day, detail=False)
+        for loan, instalments in book.with_instalments(
+            session, query.order_by(Loan.id).limit(limit)
+        )
+    ]
 
 
 @bank_router.get("/loans/{loan_id}", response_model=LoanOut)
 def bank_loan(loan_id: int, session: SessionDep, bank: CurrentBank, now: NowDep) -> LoanOut:
-    loan = book.get_loan(session, book.loans_for_bank(bank.bank_id), loan_id)
-    return _loan_out(session, loan, book.local_today(now))
+    loan, instalments = book.get_loan_with_instalments(
+        session, book.loans_for_bank(bank.bank_id), loan_id
+    )
+    return _loan_out(loan, instalments, book.local_today(now))
 
 
 @bank_router.post("/loans/{loan_id}/repayments", status_code=201, response_model=RepaymentOut)

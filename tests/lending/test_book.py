@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
 from authz.models import ConsentEvent
@@ -367,3 +367,45 @@ def test_the_daily_run_racing_a_repayment_loses_nothing(
         instalments = book.instalments_of(session, loan["id"])
         assert accounting.days_past_due(instalments, dt.date(2026, 3, 1)) == 0
         assert (settled_first.status, settled_first.days_past_due) == ("current", 0)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/bank/loans/{id}", "/api/v1/bank/loans"])
+def test_a_loan_and_its_schedule_shown_come_from_one_snapshot(
+    world: World, journey: Journey, path: str
+) -> None:
+    """A repayment committed while the loan is being read shows with the status it set,
+    never beside the figures it replaced."""
+    loan = _disburse(journey, _accepted(world, journey))
+    _dpd(world, dt.date(2026, 3, 5))  # the first instalment is 5 days past due
+    assert _loan(world, loan["id"]).status == "overdue"
+    engine = world.sessions.kw["bind"]
+    fired: list[bool] = []
+
+    def repay_after_the_first_read(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if fired or "FROM loans" not in statement or "bank_id" not in statement:
+            return
+        fired.append(True)
+        with world.sessions.begin() as other:
+            row = other.get(Loan, loan["id"])
+            assert row is not None
+            owed = accounting.owed(row, book.instalments_of(other, row.id), dt.date(2026, 3, 5))
+            book.repay(
+                other, row, amount_fen=sum(owed.values()), paid_on=dt.date(2026, 3, 5),
+                recorded_by="tests", now=world.now,
+            )  # fmt: skip
+
+    event.listen(engine, "after_cursor_execute", repay_after_the_first_read)
+    try:
+        seen = journey.bank_staff("GET", path.format(id=loan["id"])).json()
+    finally:
+        event.remove(engine, "after_cursor_execute", repay_after_the_first_read)
+    assert fired
+    shown = seen if isinstance(seen, dict) else seen[0]
+    # Either the loan as it was (overdue, owing) or as it is (settled, owing nothing).
+    if shown["status"] == "settled":
+        assert shown["owed"] == {}
+    else:
+        assert shown["status"] == "overdue"
+        assert sum(shown["owed"].values()) > 0
+        if shown.get("schedule"):
+            assert shown["schedule"][0]["state"] == "overdue"

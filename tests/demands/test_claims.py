@@ -252,3 +252,70 @@ def test_the_application_must_be_this_enterprises_at_this_bank(market: Market) -
         assert refused.json()["errors"][0]["pointer"] == "/application_id"
     # A loan whose application is not on the platform yet is recorded without one.
     assert _step(market, "B1", demand_id, "outcome", {"outcome": "loan"}).status_code == 200
+
+
+def test_a_withdrawal_racing_claims_leaves_one_consistent_outcome(
+    make_market: MarketFactory,
+) -> None:
+    """The enterprise withdraws at the moment three banks claim: either the withdrawal
+    lands (a claim that landed before it stays in the history; every later claim is
+    refused) or a claim lands between the withdrawal's read and its write and the
+    withdrawal is a 409 that may be retried; never a claim recorded after the withdrawal,
+    never two claims."""
+    market = make_market(banks_per_round=3)
+    world = market.world
+    rep, rep_csrf = market.portal("legal_rep")
+    parties: list[tuple[str, dict[str, str]]] = [("enterprise", session_headers(rep, rep_csrf))]
+    for code in ("B1", "B2", "B3"):
+        browser, csrf = market.staff(code)
+        parties.append((code, session_headers(browser, csrf)))
+
+    with served(world.http.app) as base, ThreadPoolExecutor(len(parties)) as pool:
+        for _ in range(ROUNDS):
+            demand_id = market.posted()["id"]
+            barrier = threading.Barrier(len(parties))
+
+            def act(
+                party: tuple[str, dict[str, str]],
+                demand_id: int = demand_id,
+                barrier: threading.Barrier = barrier,
+            ) -> httpx.Response:
+                who, headers = party
+                path = (
+                    f"/api/v1/my/demands/{demand_id}/withdraw"
+                    if who == "enterprise"
+                    else f"/api/v1/bank/demands/{demand_id}/claim"
+                )
+                barrier.wait(timeout=30)
+                return httpx.post(f"{base}{path}", headers=headers, timeout=60)
+
+            answers = dict(zip([who for who, _ in parties], pool.map(act, parties), strict=True))
+            claims = [who for who in ("B1", "B2", "B3") if answers[who].status_code == 200]
+            assert len(claims) <= 1, {w: a.status_code for w, a in answers.items()}
+            assert all(a.status_code in (200, 409) for a in answers.values())
+            withdrew = answers["enterprise"].status_code == 200
+            with world.session() as session:
+                row = session.get(FinancingDemand, demand_id)
+                assert row is not None
+                kinds = list(
+                    session.scalars(
+                        select(DemandEvent.kind)
+                        .where(DemandEvent.demand_id == demand_id)
+                        .order_by(DemandEvent.id)
+                    )
+                )
+            assert kinds.count("claimed") == len(claims)
+            if withdrew:
+                assert row.status == "withdrawn"
+                assert kinds[-1] == "withdrawn"  # nothing after it
+            else:
+                assert answers["enterprise"].json()["error"]
+                assert row.status == "claimed"
+                assert len(claims) == 1
+                # The refused withdrawal may be retried on the demand as it now is.
+                retried = httpx.post(
+                    f"{base}/api/v1/my/demands/{demand_id}/withdraw",
+                    headers=parties[0][1],
+                    timeout=60,
+                )
+                assert retried.status_code == 200, retried.text

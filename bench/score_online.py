@@ -1,6 +1,7 @@
 """Online scoring latency: features + predict + reasons for one enterprise, as the 310
-flow calls it (``credit.scoring.score_enterprise`` with the live-model lookup), against
-LightGBM's bare predict of the same kind of row in the same run.
+flow calls it (``credit.scoring.score_enterprise``, reading the live model's version in
+the features' statement), against LightGBM's bare predict of the same kind of row in the
+same run.
 
 Runs on the configured database (FINANCE_DATABASE_URL / FINANCE_DATA_DIR) with its
 active model. The reported figures use the default province and its model:
@@ -95,7 +96,9 @@ def main() -> None:
                 "  features only",
                 lambda u=features_uscc: feature_columns(session, one_request(u, as_of)),
             )
-            record("  live-model lookup", lambda: active_version(session))
+            # Online, the live version is read inside the features' statement; alone, it
+            # would cost this (a round trip of its own).
+            record("  live-model lookup alone", lambda: active_version(session))
             x = model.matrix(columns)
             record("  pred_contrib (PD + reasons)", lambda x=x: model.contributions(x))
             record(

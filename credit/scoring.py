@@ -27,11 +27,11 @@ from credit.features import FEATURE_NAMES, feature_columns
 from credit.features.compute import compute
 from credit.features.inputs import day_number
 from credit.features.read import Requests, read
-from credit.features.service import one_request
+from credit.features.service import feature_columns_also, one_request
 from credit.model import Columns, CreditModel
 from credit.models import CreditScore
 from credit.reasons import adverse_reasons
-from credit.registry import load_model
+from credit.registry import ACTIVE_VERSION, live_model
 from finance.core.errors import NotFound
 from finance.core.types import utcnow
 from finance.enterprises.models import Enterprise
@@ -67,9 +67,12 @@ def score_enterprise(
     the given model or else the live one. ``amount_fen`` is the amount applied for (the
     310 flow passes it); without it (a profile score) the model's typical amount
     relative to revenue stands in. The batch computation on one request."""
-    if model is None:
-        model = load_model(session, data_dir)
-    columns = feature_columns(session, one_request(uscc, as_of, amount_fen))
+    request = one_request(uscc, as_of, amount_fen)
+    if model is None:  # the live version is read in the same round trip as the rows
+        columns, live = feature_columns_also(session, request, also=ACTIVE_VERSION)
+        model = live_model(data_dir, live)
+    else:
+        columns = feature_columns(session, request)
     if columns["size_class"][0] is None and session.get(Enterprise, uscc) is None:
         raise NotFound(f"no enterprise {uscc}")
     return score_features(model, columns, [uscc], as_of)[0]

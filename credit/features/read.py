@@ -273,14 +273,23 @@ def branch_statement(branch: int, restriction: Restriction) -> Select[Any]:
 
 
 @functools.cache
-def union_statement() -> Any:
-    """Every branch for one enterprise (``uscc``), in one statement."""
-    return union_all(
-        *(
-            b.select(Restriction.ONE, _LAYOUTS[b.name], number, typed_nulls=number == 0)
-            for number, b in enumerate(BRANCHES)
-        )
-    )
+def union_statement(also: Select[Any] | None = None) -> Any:
+    """Every branch for one enterprise (``uscc``), in one statement; with ``also`` (a
+    SELECT of at most one text value, such as the live model's version), a last row
+    carrying its value, so the caller's own lookup shares the round trip."""
+    branches = [
+        b.select(Restriction.ONE, _LAYOUTS[b.name], number, typed_nulls=number == 0)
+        for number, b in enumerate(BRANCHES)
+    ]
+    if also is not None:
+        values: list[ColumnElement[Any]] = [literal_column(str(len(BRANCHES))), _NULL, _NULL]
+        values += [_NULL] * len(_POSITION_KINDS)
+        values[_ALSO_AT] = also.scalar_subquery()
+        branches.append(select(*values).set_label_style(LABEL_STYLE_NONE))
+    return union_all(*branches)
+
+
+_ALSO_AT = 3 + _POSITION_KINDS.index(Kind.TEXT)  # the union position of ``also``'s value
 
 
 # ---------------------------------------------------------------- requests
@@ -357,6 +366,18 @@ def read(
     """The inputs of every request. One enterprise: one round trip; many: one query per
     branch (by ``uscc_range`` when the requests cover every enterprise of a USCC range,
     else by lists of USCCs)."""
+    return read_also(session, requests, uscc_range=uscc_range)[0]
+
+
+def read_also(
+    session: Session,
+    requests: Requests,
+    *,
+    uscc_range: tuple[str, str] | None = None,
+    also: Select[Any] | None = None,
+) -> tuple[Inputs, Any]:
+    """``read``, and the value of ``also`` (a SELECT of at most one text value; None
+    without one): for one enterprise in the same round trip as its rows."""
     months_end = requests.months_end
     bounds = {
         "first_month": month_start(int(months_end.min()) - MONTHS),
@@ -367,11 +388,14 @@ def read(
     connection = session.connection()
     distinct = sorted(set(requests.usccs))
     if len(distinct) == 1:
-        rows = _fetch(connection, union_statement(), {**bounds, "uscc": distinct[0]})
-        by_branch: list[list[Any]] = [[] for _ in BRANCHES]
+        rows = _fetch(connection, union_statement(also), {**bounds, "uscc": distinct[0]})
+        by_branch: list[list[Any]] = [[] for _ in range(len(BRANCHES) + 1)]
         for row in rows:
             by_branch[row[0]].append(row)
-        return decode(requests, [(by_branch[i], _LAYOUTS[b.name]) for i, b in enumerate(BRANCHES)])
+        extra = by_branch[-1][0][_ALSO_AT] if by_branch[-1] else None
+        layouts = [(by_branch[i], _LAYOUTS[b.name]) for i, b in enumerate(BRANCHES)]
+        return decode(requests, layouts), extra
+    extra = None if also is None else connection.execute(also).scalar()
     with _without_cyclic_gc():
         branch_rows: list[tuple[Sequence[Any], Mapping[str, int] | None]] = []
         for number in range(len(BRANCHES)):
@@ -385,7 +409,7 @@ def read(
                     chunk = distinct[start : start + IN_LIST_SIZE]
                     rows += _fetch(connection, statement, {**bounds, "usccs": chunk})
             branch_rows.append((rows, None))
-        return decode(requests, branch_rows)
+        return decode(requests, branch_rows), extra
 
 
 @contextlib.contextmanager

@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from credit.features.catalogue import CATEGORICAL, FEATURE_NAMES
 from credit.features.compute import compute
 from credit.features.inputs import day_number
-from credit.features.read import Requests, read
+from credit.features.read import Requests, read_also
 
 FeatureColumns = dict[str, Any]  # feature -> float64 array, or list of str | None
 
@@ -25,8 +26,21 @@ def feature_columns(
     session: Session, requests: Requests, *, uscc_range: tuple[str, str] | None = None
 ) -> FeatureColumns:
     """Every feature of every request, as columns in ``FEATURE_NAMES`` order."""
-    computed = compute(read(session, requests, uscc_range=uscc_range))
-    return {name: computed[name] for name in FEATURE_NAMES}
+    return feature_columns_also(session, requests, uscc_range=uscc_range)[0]
+
+
+def feature_columns_also(
+    session: Session,
+    requests: Requests,
+    *,
+    uscc_range: tuple[str, str] | None = None,
+    also: Select[Any] | None = None,
+) -> tuple[FeatureColumns, Any]:
+    """``feature_columns``, and the value of ``also`` (see ``read_also``): for one
+    enterprise read in the same round trip as its rows."""
+    inputs, extra = read_also(session, requests, uscc_range=uscc_range, also=also)
+    computed = compute(inputs)
+    return {name: computed[name] for name in FEATURE_NAMES}, extra
 
 
 def batch_features(

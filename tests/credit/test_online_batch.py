@@ -100,3 +100,28 @@ def test_online_and_batch_agree_on_every_enterprise(
         assert stored[uscc].reasons == online_score.reasons
     assert np.isfinite(pds).all()
     assert session.scalar(select(func.count()).select_from(CreditScore)) == len(stored)
+
+
+def test_an_online_score_uses_the_live_model_read_with_its_rows(
+    settings: Settings, session: Session, province: Province
+) -> None:
+    """The live version is read inside the features' statement: none live is refused,
+    and a promotion is used by the very next score."""
+    data_dir = Path(settings.resolved_data_dir)
+    uscc, as_of = province.usccs[0], dt.date(2025, 2, 1)
+    with pytest.raises(NotFound, match="no active credit model"):
+        score_enterprise(session, uscc, as_of, data_dir=data_dir)
+    training = platform_training_set(session, OBSERVED_UNTIL)
+    first = register(session, train(training, seed=1), data_dir, created_by="tests")
+    promote(session, first.version, by="tests")
+    session.commit()
+    assert score_enterprise(session, uscc, as_of, data_dir=data_dir).model_version == (
+        first.version
+    )
+    second = register(session, train(training, seed=2), data_dir, created_by="tests")
+    assert second.version != first.version
+    promote(session, second.version, by="tests")
+    session.commit()
+    assert score_enterprise(session, uscc, as_of, data_dir=data_dir).model_version == (
+        second.version
+    )

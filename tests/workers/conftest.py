@@ -26,7 +26,12 @@ def worker(settings: Settings) -> Iterator[tuple[Celery, str]]:
     queue = f"test-{uuid.uuid4().hex[:8]}"
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)  # the embedded broker's
     process = subprocess.Popen(
-        [str(FINANCE), "worker", "--concurrency", "1", "--queues", queue, "--loglevel", "INFO"],
+        # A node name of its own: workers of other test processes share the broker, and
+        # Celery's control replies are keyed by node name (two ``celery@host`` collide).
+        [
+            *(str(FINANCE), "worker", "--concurrency", "1", "--queues", queue),
+            *("--loglevel", "INFO", "--hostname", f"{queue}@%h"),
+        ],
         env={**os.environ},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

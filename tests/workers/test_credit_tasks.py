@@ -157,7 +157,12 @@ def test_a_stale_or_other_queue_heartbeat_is_no_worker(tmp_path: Path) -> None:
 def _start_worker(queue: str) -> tuple[subprocess.Popen[str], list[str]]:
     """A ``finance worker`` subprocess on ``queue`` whose log lines are collected."""
     process = subprocess.Popen(
-        [str(FINANCE), "worker", "--concurrency", "1", "--queues", queue, "--loglevel", "INFO"],
+        # A node name of its own: workers of other test processes share the broker, and
+        # Celery's control replies are keyed by node name (two ``celery@host`` collide).
+        [
+            *(str(FINANCE), "worker", "--concurrency", "1", "--queues", queue),
+            *("--loglevel", "INFO", "--hostname", f"{queue}@%h"),
+        ],
         env={**os.environ},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -121,43 +121,15 @@ def first_missed(plan: Sequence[schedules.Instalment], borrower: Borrower) -> in
 
 
 def _pay(
-    loan: LoanFigures,
-    instalments: list[InstalmentFigures],
-    day: dt.date,
-    settle: bool,
-    exact: bool,
+    loan: LoanFigures, instalments: list[InstalmentFigures], day: dt.date, settle: bool
 ) -> accounting.Allocation | None:
     """The book's daily run on ``day``, then the borrower's payment of what is due (or,
-    settling, of everything owed); None when nothing is due.
-
-    An instalment paid in full on its due date with nothing else outstanding is the one
-    case ``accounting.allocate`` cannot change (its interest, then its principal; the
-    interest to come repriced on the scheduled balance, which is what it was): unless
-    ``exact``, it is booked directly, which is most payments and most of the time
-    (``tests/finance/test_synth_book.py`` checks that both give the same book)."""
+    settling, of everything owed), allocated by ``accounting.allocate``; None when
+    nothing is due."""
     open_ = [i for i in instalments if i.settled_on is None]
     if not open_:
         return None
-    oldest = open_[0]
-    if (
-        not exact
-        and not settle
-        and oldest.due_on == day
-        and oldest.paid_principal_fen == oldest.paid_interest_fen == oldest.penalty_fen == 0
-        and (len(open_) == 1 or open_[1].due_on > day)
-    ):
-        oldest.paid_interest_fen = oldest.interest_fen
-        oldest.paid_principal_fen = oldest.principal_fen
-        oldest.settled_on = day
-        loan.days_past_due = 0
-        if len(open_) == 1:
-            loan.status = LoanStatus.SETTLED.value
-            loan.settled_on = day
-        else:
-            loan.status = LoanStatus.CURRENT.value
-            loan.dpd_as_of = day
-        return accounting.Allocation(0, oldest.interest_fen, oldest.principal_fen)
-    if oldest.due_on < day:  # else nothing is overdue: the daily run changes nothing
+    if open_[0].due_on < day:  # else nothing is overdue: the daily run changes nothing
         accounting.age(loan, open_, day)
     amount = (
         sum(accounting.owed(loan, open_, day).values())
@@ -169,9 +141,9 @@ def _pay(
     return accounting.allocate(loan, open_, amount, day)
 
 
-def service(borrowers: Sequence[Borrower], end: dt.date, *, exact: bool = False) -> Serviced:
-    """Schedule, repay and age each loan as of ``end`` (``exact``: every payment through
-    ``accounting.allocate``, see ``_pay``)."""
+def service(borrowers: Sequence[Borrower], end: dt.date) -> Serviced:
+    """Schedule, repay and age each loan as of ``end``: every payment allocated by
+    ``accounting.allocate``, the loan book's own rule."""
     loans: list[tuple[Any, ...]] = []
     instalment_rows: list[tuple[Any, ...]] = []
     repayment_rows: list[tuple[Any, ...]] = []
@@ -200,7 +172,7 @@ def service(borrowers: Sequence[Borrower], end: dt.date, *, exact: bool = False)
         for day in sorted(days):
             if day > end or loan.status == LoanStatus.SETTLED.value:
                 break
-            parts = _pay(loan, instalments, day, settle=day == settle_on, exact=exact)
+            parts = _pay(loan, instalments, day, settle=day == settle_on)
             if parts is not None:
                 repayment_rows.append(
                     (

@@ -17,7 +17,7 @@ import pandas as pd
 from credit.model import ScoreScale
 from finance.lending.models import ApplicationStatus as S
 from finance.lending.schedule import Instalment
-from finance.lending.states import Actor, ActorKind, Event
+from finance.lending.states import TRANSITIONS, Actor, ActorKind, Event
 from finance.synth.province import FloatArray
 
 MODEL_VERSION = "synthetic-bank-view"
@@ -100,28 +100,35 @@ def transitions(
     disbursed_at: dt.datetime | None,
     bank_actor: str,
 ) -> list[tuple[str, str | None, str, str, dt.datetime]]:
-    """(event, from, to, actor, at) of one application, a legal path through
-    ``finance.lending.states.TRANSITIONS`` to ``status``."""
-    steps: list[tuple[str, str | None, str, str, dt.datetime]] = [
-        (Event.SUBMIT, S.DRAFT, S.SUBMITTED, ENTERPRISE, applied_at)
-    ]
+    """(event, from, to, actor, at) of one application, a path through the state
+    machine (``finance.lending.states.TRANSITIONS``, which gives each step's target and
+    refuses a step it does not have) to ``status``."""
+    path: list[tuple[Event, str, dt.datetime]] = [(Event.SUBMIT, ENTERPRISE, applied_at)]
     if status == S.WITHDRAWN:
         assert withdrawn_at is not None
-        steps.append((Event.WITHDRAW, S.SUBMITTED, S.WITHDRAWN, ENTERPRISE, withdrawn_at))
-        return steps
-    assert decided_at is not None
-    collected_at = applied_at + dt.timedelta(seconds=(decided_at - applied_at).seconds // 2)
-    outcome = (Event.DECLINE, S.DECLINED) if status == S.DECLINED else (Event.APPROVE, S.APPROVED)
-    steps += [
-        (Event.COLLECT, S.SUBMITTED, S.DATA_COLLECTED, SYSTEM, collected_at),
-        (Event.SCORE, S.DATA_COLLECTED, S.SCORED, SYSTEM, decided_at),
-        (outcome[0], S.SCORED, outcome[1], SYSTEM, decided_at),
-    ]
-    if status == S.DISBURSED:
-        assert accepted_at is not None
-        assert disbursed_at is not None
-        steps += [
-            (Event.ACCEPT, S.APPROVED, S.ACCEPTED, ENTERPRISE, accepted_at),
-            (Event.DISBURSE, S.ACCEPTED, S.DISBURSED, bank_actor, disbursed_at),
+        path.append((Event.WITHDRAW, ENTERPRISE, withdrawn_at))
+    else:
+        assert decided_at is not None
+        collected_at = applied_at + dt.timedelta(seconds=(decided_at - applied_at).seconds // 2)
+        outcome = Event.DECLINE if status == S.DECLINED else Event.APPROVE
+        path += [
+            (Event.COLLECT, SYSTEM, collected_at),
+            (Event.SCORE, SYSTEM, decided_at),
+            (outcome, SYSTEM, decided_at),
         ]
+        if status == S.DISBURSED:
+            assert accepted_at is not None
+            assert disbursed_at is not None
+            path += [
+                (Event.ACCEPT, ENTERPRISE, accepted_at),
+                (Event.DISBURSE, bank_actor, disbursed_at),
+            ]
+    steps: list[tuple[str, str | None, str, str, dt.datetime]] = []
+    state = S.DRAFT
+    for event, actor, at in path:
+        target = TRANSITIONS[state, event][0]  # KeyError: not a step of the machine
+        steps.append((event, state, target, actor, at))
+        state = target
+    if state != status:
+        raise ValueError(f"the path ends in {state}, not {status}")
     return steps

@@ -185,28 +185,28 @@ def allocate(
     if amount_fen > total:
         raise Invalid(f"the repayment exceeds what settles the loan ({total} fen)", owed_fen=total)
     left = amount_fen
-    penalty = interest = principal = 0
-    for instalment in instalments:
-        paid = min(left, instalment.penalty_fen - instalment.paid_penalty_fen)
-        if paid > 0:
-            instalment.paid_penalty_fen += paid
-            penalty += paid
-            left -= paid
+
+    def take(part: str, order: Sequence[InstalmentAccount]) -> int:
+        """Pay ``part`` (penalty, interest or principal) of each instalment in ``order``
+        from what is left; returns how much went to it."""
+        nonlocal left
+        taken = 0
+        owed_name, paid_name = f"{part}_fen", f"paid_{part}_fen"
+        for instalment in order:
+            already = getattr(instalment, paid_name)
+            paid = min(left, getattr(instalment, owed_name) - already)
+            if paid > 0:
+                setattr(instalment, paid_name, already + paid)
+                taken += paid
+                left -= paid
+        return taken
+
     due = [i for i in instalments if i.due_on <= paid_on]
-    for instalment in due:
-        paid = min(left, instalment.interest_fen - instalment.paid_interest_fen)
-        if paid > 0:
-            instalment.paid_interest_fen += paid
-            interest += paid
-            left -= paid
     future = [i for i in instalments if i.due_on > paid_on]
+    penalty = take("penalty", instalments)
+    interest = take("interest", due)
     # Principal due, oldest first; then early repayment, the last instalments first.
-    for instalment in [*due, *reversed(future)]:
-        paid = min(left, instalment.principal_fen - instalment.paid_principal_fen)
-        if paid > 0:
-            instalment.paid_principal_fen += paid
-            principal += paid
-            left -= paid
+    principal = take("principal", [*due, *reversed(future)])
     if principal and future:
         _reprice(loan, future)
     assert left == 0

@@ -60,6 +60,30 @@ def _counts(world: World, application_id: int, consent_id: str) -> tuple[int, in
         return decisions or 0, calls or 0, transitions or 0
 
 
+def _disburse_offer(
+    journey: Journey,
+    application_id: int,
+    offer: dict[str, Any],
+    contract_no: str,
+    fees_fen: int,
+    disbursed_on: dt.date,
+) -> Any:
+    """The bank's client disburses the offer (12 months, equal instalments)."""
+    return journey.bank_client(
+        "POST",
+        f"/api/v1/bank/applications/{application_id}/disburse",
+        json={
+            "contract_no": contract_no,
+            "amount_fen": offer["amount_fen"],
+            "annual_rate_pct": offer["annual_rate_pct"],
+            "term_months": 12,
+            "method": "equal_instalment",
+            "fees_fen": fees_fen,
+            "disbursed_on": disbursed_on.isoformat(),
+        },
+    )
+
+
 def test_the_whole_journey_with_a_real_worker(
     world: World, journey: Journey, workers: Workers
 ) -> None:
@@ -96,19 +120,7 @@ def test_the_whole_journey_with_a_real_worker(
     accepted = journey.enterprise("POST", f"/api/v1/applications/{application['id']}/accept")
     assert accepted.status_code == 200, accepted.text
     disbursed_on = dt.date.today()
-    loan = journey.bank_client(
-        "POST",
-        f"/api/v1/bank/applications/{application['id']}/disburse",
-        json={
-            "contract_no": "ZZB-310-1",
-            "amount_fen": offer["amount_fen"],
-            "annual_rate_pct": offer["annual_rate_pct"],
-            "term_months": 12,
-            "method": "equal_instalment",
-            "fees_fen": 10_000,
-            "disbursed_on": disbursed_on.isoformat(),
-        },
-    )
+    loan = _disburse_offer(journey, application["id"], offer, "ZZB-310-1", 10_000, disbursed_on)
     assert loan.status_code == 201, loan.text
     loan_id = loan.json()["id"]
     first = loan.json()["schedule"][0]
@@ -278,19 +290,7 @@ def test_the_daily_tasks_run_in_a_worker_days_past_due_and_expired_offers(
     offer = journey.application(lent["id"])["decision"]
     assert journey.enterprise("POST", f"/api/v1/applications/{lent['id']}/accept").is_success
     disbursed_on = dt.date.today() - dt.timedelta(days=150)
-    loan = journey.bank_client(
-        "POST",
-        f"/api/v1/bank/applications/{lent['id']}/disburse",
-        json={
-            "contract_no": "ZZB-310-2",
-            "amount_fen": offer["amount_fen"],
-            "annual_rate_pct": offer["annual_rate_pct"],
-            "term_months": 12,
-            "method": "equal_instalment",
-            "fees_fen": 0,
-            "disbursed_on": disbursed_on.isoformat(),
-        },
-    )
+    loan = _disburse_offer(journey, lent["id"], offer, "ZZB-310-2", 0, disbursed_on)
     assert loan.status_code == 201, loan.text
     loan_id = loan.json()["id"]
     with world.sessions.begin() as session:

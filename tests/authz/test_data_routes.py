@@ -66,6 +66,10 @@ def test_the_openapi_document_describes_the_data_endpoints(world: World) -> None
     assert {"uscc", "category", "date_from", "date_to", "cursor", "limit", "dpop"} <= set(
         parameters
     )
+    # The headers the guard reads are described, though not declared as handler parameters.
+    assert parameters["authorization"]["in"] == parameters["dpop"]["in"] == "header"
+    profile = document["paths"]["/api/v1/data/enterprises/{uscc}/profile"]["get"]
+    assert {"authorization", "dpop"} <= {p["name"] for p in profile["parameters"]}
     assert parameters["limit"]["schema"]["maximum"] == 1000
     date_from = parameters["date_from"]["schema"]
     assert {"type": "string", "format": "date"} in date_from.get("anyOf", [date_from])

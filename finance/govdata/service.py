@@ -309,20 +309,36 @@ def _judicial(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> di
     return summary
 
 
-def _penalties(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
-    table = data_table("penalties")
+def _count_and_sum_24m(
+    session: Session,
+    uscc: str,
+    as_of: dt.date,
+    floor: dt.date,
+    *,
+    category: str,
+    labels: tuple[str, str],
+) -> dict[str, Any]:
+    """How many records of an event category are dated in the 24 months to ``as_of``
+    (none before ``floor``), and the sum of their ``amount_fen``."""
+    table = data_table(category)
+    day = table.c[REGISTRY[category].date_column]
     since = max(add_months(as_of, -23), floor)
     row = (
         session.execute(
             select(
-                func.count().label("penalties_24m"),
-                func.coalesce(func.sum(table.c.amount_fen), 0).label("fines_24m_fen"),
-            ).where(table.c.uscc == uscc, table.c.decided_on >= since, table.c.decided_on <= as_of)
+                func.count().label(labels[0]),
+                func.coalesce(func.sum(table.c.amount_fen), 0).label(labels[1]),
+            ).where(table.c.uscc == uscc, day >= since, day <= as_of)
         )
         .mappings()
         .one()
     )
     return {key: int(value or 0) for key, value in row.items()}
+
+
+def _penalties(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
+    labels = ("penalties_24m", "fines_24m_fen")
+    return _count_and_sum_24m(session, uscc, as_of, floor, category="penalties", labels=labels)
 
 
 def _ip(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
@@ -341,19 +357,8 @@ def _ip(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str
 
 
 def _procurement(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:
-    table = data_table("procurement")
-    since = max(add_months(as_of, -23), floor)
-    row = (
-        session.execute(
-            select(
-                func.count().label("awards_24m"),
-                func.coalesce(func.sum(table.c.amount_fen), 0).label("awarded_24m_fen"),
-            ).where(table.c.uscc == uscc, table.c.awarded_on >= since, table.c.awarded_on <= as_of)
-        )
-        .mappings()
-        .one()
-    )
-    return {key: int(value or 0) for key, value in row.items()}
+    labels = ("awards_24m", "awarded_24m_fen")
+    return _count_and_sum_24m(session, uscc, as_of, floor, category="procurement", labels=labels)
 
 
 def _registration(session: Session, uscc: str, as_of: dt.date, floor: dt.date) -> dict[str, Any]:

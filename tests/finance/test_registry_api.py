@@ -124,3 +124,42 @@ def test_cli_enterprise_show(client: TestClient) -> None:
     missing = runner.invoke(cli, ["enterprise", "show", uscc(999)])
     assert missing.exit_code == 1
     assert "no enterprise" in missing.output
+
+
+def test_profile_counts_penalties_and_awards_of_the_last_24_months(
+    client: TestClient, engine: Engine, tmp_path: Path
+) -> None:
+    """Each headline counts the records dated in the 24 months to the as-of date and
+    sums their amounts; older and later records do not count."""
+    penalty = {"authority": "市场监管局", "reason": "逾期年报", "penalty_type": "fine"}
+    write_csv(
+        tmp_path / "penalties.csv",
+        "penalties",
+        [
+            {**penalty, "uscc": A, "decision_number": day, "decided_on": day, "amount": amount}
+            for day, amount in (
+                ("2022-12-31", "900"),
+                ("2023-01-01", "100"),
+                ("2024-12-31", "20.5"),
+                ("2025-01-01", "7"),
+            )
+        ],
+    )
+    award = {"purchaser": "郑州市教育局", "project": "课桌椅采购"}
+    write_csv(
+        tmp_path / "procurement.csv",
+        "procurement",
+        [
+            {**award, "uscc": A, "award_id": f"W{i}", "awarded_on": day, "amount": amount}
+            for i, (day, amount) in enumerate((("2022-06-30", "5000"), ("2024-03-15", "12000")))
+        ],
+    )
+    for category in ("penalties", "procurement"):
+        result = ingest_file(engine, category, tmp_path / f"{category}.csv", as_of=AS_OF)
+        assert result.exit_code == 0
+    body = client.get(
+        f"/api/v1/enterprises/{A}/profile",
+        params={"as_of": "2024-12-31", "categories": ["penalties", "procurement"]},
+    ).json()["categories"]
+    assert body["penalties"] == {"penalties_24m": 2, "fines_24m_fen": 12050}
+    assert body["procurement"] == {"awards_24m": 1, "awarded_24m_fen": 1200000}

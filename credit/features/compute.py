@@ -18,6 +18,8 @@ from credit.features.catalogue import CATEGORICAL, DAYS_12M, DAYS_24M, REVENUE_F
 from credit.features.inputs import Array, Events, Inputs, M
 
 ADVERSE_ROLES = ("defendant", "respondent")
+_WINDOW_STARTS = np.array([12, 0, 21, 9, 18, 12])
+_WINDOW_STOPS = np.array([24, 12, 24, 12, 24, 18])
 SEVERE_PENALTIES = ("suspension", "licence_revocation")
 
 
@@ -50,27 +52,21 @@ def compute(raw: Inputs) -> dict[str, Any]:
     counts = np.concatenate([np.zeros(shape), np.cumsum(present, axis=2)], axis=2)
     totals = np.concatenate([np.zeros(shape), np.cumsum(filled, axis=2)], axis=2)
 
-    def window(start: int, stop: int) -> tuple[Array, Array, Array]:
-        count = counts[:, :, stop] - counts[:, :, start]
-        total = totals[:, :, stop] - totals[:, :, start]
-        return np.where(count > 0, total, np.nan), _divide(total, count), count
-
-    sum12, mean12, count12 = window(12, 24)
-    mean12 = np.where(count12 > 0, mean12, np.nan)
-    _, mean0, count0 = window(0, 12)
-    mean0 = np.where(count0 > 0, mean0, np.nan)
-    _, mean3, count3 = window(21, 24)
-    mean3 = np.where(count3 > 0, mean3, np.nan)
-    _, mean_year_ago, count_year_ago = window(9, 12)
-    mean_year_ago = np.where(count_year_ago > 0, mean_year_ago, np.nan)
-    _, mean6, count6 = window(18, 24)
-    mean6 = np.where(count6 > 0, mean6, np.nan)
-    _, mean_prior6, count_prior6 = window(12, 18)
-    mean_prior6 = np.where(count_prior6 > 0, mean_prior6, np.nan)
-    trend = _change(mean12, mean0)
-    trend6 = _change(mean6, mean_prior6)
-    yoy3 = _change(mean3, mean_year_ago)
-    year_change = _change(panel[:, :, 23], panel[:, :, 11])
+    # Every window at once, as [start, stop) month positions (the last month is 23):
+    # the last 12 months, the 12 before them, the last 3, the same 3 a year earlier, the
+    # last 6 and the 6 before them.
+    count = counts[:, :, _WINDOW_STOPS] - counts[:, :, _WINDOW_STARTS]
+    total = totals[:, :, _WINDOW_STOPS] - totals[:, :, _WINDOW_STARTS]
+    mean = np.where(count > 0, _divide(total, count), np.nan)
+    sum12 = np.where(count[:, :, 0] > 0, total[:, :, 0], np.nan)
+    count12, count6 = count[:, :, 0], count[:, :, 4]
+    # Changes of each recent mean against its earlier one, and of the last month against
+    # the same month a year before, in one expression.
+    changes = _change(
+        np.stack([mean[:, :, 0], mean[:, :, 4], mean[:, :, 2], panel[:, :, 23]], axis=2),
+        np.stack([mean[:, :, 1], mean[:, :, 5], mean[:, :, 3], panel[:, :, 11]], axis=2),
+    )
+    trend, trend6, yoy3, year_change = (changes[:, :, i] for i in range(4))
     last = panel.shape[2] - 1 - np.argmax(present[:, :, ::-1], axis=2)
     latest = np.take_along_axis(panel, last[:, :, None], axis=2)[:, :, 0]
     latest = np.where(present.any(axis=2), latest, np.nan)

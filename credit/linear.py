@@ -319,11 +319,17 @@ class _Columns:
         filled = np.where(missing, self.fill, values)
         log, offset = self.log, self.offset
         logged = np.where(log, np.log(np.where(log, np.maximum(filled, 0.0) + offset, 1.0)), filled)
+        # The first kind that applies, as ``np.select`` would choose it (nested ``where``
+        # costs a fifth of ``select`` on the one row of an online score).
         with np.errstate(invalid="ignore"):
-            chosen: Array = np.select(
-                [self.is_missing, self.is_category, self.is_step],
-                [missing, values == self.code, filled > self.code],
-                logged,
+            chosen: Array = np.where(
+                self.is_missing,
+                missing,
+                np.where(
+                    self.is_category,
+                    values == self.code,
+                    np.where(self.is_step, filled > self.code, logged),
+                ),
             ).astype(np.float64)
         if not standardise:
             return chosen

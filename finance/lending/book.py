@@ -174,8 +174,8 @@ def claim(session: Session, loan: Loan) -> None:
     transactions changing one loan (two repayments, a repayment and the daily run), the
     second changes no row (PostgreSQL makes it wait for the first to commit, SQLite's
     write lock serialises them) and gets a 409 ``concurrent_loan_change`` having written
-    nothing, so it may run again on the loan as it now is (``age_loan`` does, once).
-    Instalments read after the claim are the latest."""
+    nothing, so it may run again on the loan as it now is (``record_repayment`` and
+    ``age_loan`` do, once). Instalments read after the claim are the latest."""
     won = session.execute(
         update(Loan)
         .where(Loan.id == loan.id, Loan.version == loan.version)
@@ -221,6 +221,35 @@ def repay(
     session.add(repayment)
     session.flush()
     return repayment
+
+
+def record_repayment(
+    session: Session,
+    scope: Any,
+    loan_id: int,
+    *,
+    amount_fen: int,
+    paid_on: dt.date,
+    recorded_by: str,
+    now: dt.datetime,
+) -> Repayment:
+    """A repayment of loan ``loan_id`` of ``scope`` (``loans_for_bank``), read and
+    recorded by ``repay``. One that loses the race for the loan (``claim``: another
+    repayment or the daily run changed it after it was read) is read and recorded once
+    more on the loan as it now is; a second loss is the 409 ``concurrent_loan_change``."""
+
+    def attempt() -> Repayment:
+        loan = get_loan(session, scope, loan_id)
+        return repay(
+            session,
+            loan,
+            amount_fen=amount_fen,
+            paid_on=paid_on,
+            recorded_by=recorded_by,
+            now=now,
+        )
+
+    return retry_once(session, attempt, on={LOAN_CHANGED})
 
 
 def open_loans(session: Session) -> list[int]:

@@ -21,7 +21,7 @@ from finance.core.errors import Conflict
 from finance.lending import accounting, book
 from finance.lending.models import Loan, Repayment
 from finance.lending.schedule import RepaymentMethod, apr, schedule
-from tests.authz.support import World
+from tests.authz.support import BASE, World, dpop_proof
 from tests.lending.support import Journey, online_version
 from tests.lending.test_applications import _decide, _second_bank
 from workers import lending as lending_tasks
@@ -524,3 +524,115 @@ def test_the_daily_run_passes_by_a_loan_a_repayment_settled_first(
     assert (row.status, row.days_past_due, row.settled_on) == ("settled", 0, day)
     assert row.version == 2  # the repayment's claim only
     assert _overdue_events(world) == []
+
+
+def _repayments_after_each_read(
+    world: World, monkeypatch: pytest.MonkeyPatch, amounts: list[int], paid_on: dt.date
+) -> list[int]:
+    """Right after each of the next reads of a loan by the repayment endpoint
+    (``book.get_loan``), and before its claim, another repayment of the loan commits, of
+    each of ``amounts`` in turn; returns the amounts that did."""
+    real_get_loan = book.get_loan
+    left = list(amounts)
+    made: list[int] = []
+
+    def get_loan_then_another_repayment(session: Session, query: Any, loan_id: int) -> Loan:
+        loan = real_get_loan(session, query, loan_id)
+        if left:
+            amount = left.pop(0)
+            with world.sessions.begin() as other:
+                row = other.get(Loan, loan_id)
+                assert row is not None
+                book.repay(
+                    other, row, amount_fen=amount, paid_on=paid_on,
+                    recorded_by="tests: the other repayment", now=world.now,
+                )  # fmt: skip
+            made.append(amount)
+        return loan
+
+    monkeypatch.setattr(book, "get_loan", get_loan_then_another_repayment)
+    return made
+
+
+def _dpop_repayment(journey: Journey, loan_id: int, body: dict[str, Any]) -> tuple[Any, str]:
+    """A repayment by the bank's client with a DPoP-bound token; the answer and the proof."""
+    world, client = journey.world, journey.bank
+    token = world.http.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": "consents", **client.assertion(world)},
+        headers={
+            "DPoP": dpop_proof(client.dpop_key, "POST", BASE + "/oauth2/token", now=world.now)
+        },
+    )
+    assert token.status_code == 200, token.text
+    assert token.json()["token_type"] == "DPoP"
+    access_token = token.json()["access_token"]
+    path = f"/api/v1/bank/loans/{loan_id}/repayments"
+    proof = dpop_proof(
+        client.dpop_key, "POST", BASE + path, now=world.now, access_token=access_token
+    )
+    headers = {"Authorization": f"DPoP {access_token}", "DPoP": proof}
+    return world.http.post(path, json=body, headers=headers), proof
+
+
+@pytest.mark.parametrize("caller", ["bank_staff", "dpop_client"])
+def test_a_repayment_that_loses_the_race_is_made_again_on_the_loan_as_it_now_is(
+    world: World,
+    journey: Journey,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    caller: str,
+) -> None:
+    """Another repayment commits between the endpoint's read of the loan and its claim:
+    the endpoint's claim loses, and instead of a 409 it reads the loan again and records
+    the repayment on it as it now is. Through a DPoP-bound token the proof's ``jti``,
+    recorded by the authentication in the same transaction, is kept: the proof cannot be
+    replayed."""
+    if caller == "dpop_client" and engine.dialect.name == "sqlite":
+        pytest.skip(
+            "on SQLite the proof's jti takes the write lock before the endpoint runs, so no "
+            "other repayment can commit in between"
+        )
+    loan = _disburse(journey, _accepted(world, journey))
+    interest = loan["schedule"][0]["interest_fen"]
+    made = _repayments_after_each_read(world, monkeypatch, [interest], dt.date(2026, 2, 28))
+    body = {"amount_fen": 500_000, "paid_on": "2026-02-28"}
+    if caller == "dpop_client":
+        answer, proof = _dpop_repayment(journey, loan["id"], body)
+    else:
+        answer = _repay(journey, loan["id"], 500_000, "2026-02-28")
+    assert answer.status_code == 201, answer.text
+    assert made == [interest]
+    # Allocated on the loan as it now is: the other repayment paid the interest due.
+    allocated = answer.json()
+    assert (allocated["interest_fen"], allocated["principal_fen"]) == (0, 500_000)
+    recorded, marked = _paid(world, loan["id"])
+    assert recorded == marked == interest + 500_000
+    assert _loan(world, loan["id"]).version == 3
+    if caller == "dpop_client":
+        replayed = world.http.post(
+            f"/api/v1/bank/loans/{loan['id']}/repayments",
+            json=body,
+            headers={"Authorization": answer.request.headers["Authorization"], "DPoP": proof},
+        )
+        assert replayed.status_code == 401, replayed.text
+        assert _paid(world, loan["id"]) == (recorded, marked)
+
+
+def test_a_repayment_that_loses_twice_answers_409_having_recorded_nothing(
+    world: World, journey: Journey, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The repayment is made once more, not again and again: when another repayment
+    overtakes it on the second attempt too, the answer is the 409."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip(
+            "on SQLite the first attempt's claim takes the write lock: the second cannot lose"
+        )
+    loan = _disburse(journey, _accepted(world, journey))
+    made = _repayments_after_each_read(world, monkeypatch, [100_000, 200_000], dt.date(2026, 2, 28))
+    answer = _repay(journey, loan["id"], 500_000, "2026-02-28")
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"] == "concurrent_loan_change"
+    assert made == [100_000, 200_000]  # read twice: tried once more
+    recorded, marked = _paid(world, loan["id"])
+    assert recorded == marked == 300_000

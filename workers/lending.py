@@ -64,7 +64,14 @@ def expire_offers(self: Task) -> int:
 
 @shared_task(name="lending.days_past_due", **RETRY)
 def days_past_due(self: Task, as_of: str | None = None) -> int:
-    """Beat, daily: days past due and status of every open loan; returns loans changed."""
+    """Beat, daily: days past due and status of every open loan, each loan in a
+    transaction of its own, so a repayment waits at most for the loan being aged, never
+    for the whole run; returns the loans whose figures changed."""
     day = dt.date.fromisoformat(as_of) if as_of else book.local_today(_now())
     with transaction() as session:
-        return book.update_days_past_due(session, day, _now())
+        loan_ids = book.open_loans(session)
+    changed = 0
+    for loan_id in loan_ids:
+        with transaction() as session:
+            changed += book.age_loan(session, loan_id, day, _now())
+    return changed

@@ -6,16 +6,19 @@ The schema is created only by Alembic migrations (see ``migrations/``), tests in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from finance.core.errors import Conflict
 from finance.core.settings import Settings, get_settings
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -93,6 +96,29 @@ def transaction(engine: Engine | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def retry_once(session: Session, work: Callable[[], T], *, on: Collection[str]) -> T:
+    """Run ``work``, a unit of work on ``session``; if it loses a race, raising a
+    ``Conflict`` whose ``error`` is one of ``on``, run the whole of it once more on the
+    rows as they now are. A second loss is the caller's answer (a 409).
+
+    Only for races lost at the work's first write (a conditional UPDATE that changed no
+    row), so the first attempt wrote nothing and running it again is safe. The second
+    attempt runs in the same transaction, with everything the session holds expired so
+    that every row is read again: each statement sees the latest commit (PostgreSQL at
+    read committed; on SQLite the failed UPDATE already holds the database's write lock,
+    so nobody else commits before this transaction ends). Not in a new transaction: the
+    caller may have written before the work (a request's authentication records each
+    DPoP proof's ``jti`` there, so the proof cannot be replayed); rolling back would lose
+    that, and a second session beside it would wait for its lock on SQLite."""
+    try:
+        return work()
+    except Conflict as lost:
+        if lost.extensions.get("error") not in on:
+            raise
+    session.expire_all()
+    return work()
 
 
 def is_postgresql(engine: Engine) -> bool:

@@ -203,7 +203,8 @@ def withdraw_demand(
     body: Annotated[WithdrawIn | None, Body()] = None,
 ) -> DemandOut:
     """Take the demand back before an outcome (open, claimed or contacted; otherwise 409
-    naming what is allowed); the pushed banks are told (``demand.withdrawn``)."""
+    naming what is allowed); the pushed banks are told (``demand.withdrawn``). A bank's
+    claim landing at the same moment does not stop it."""
     reason = body.reason if body is not None else None
     demand = service.withdraw(session, user, demand_id, now, reason)
     return _outs(session, [demand])[0]

@@ -4,7 +4,8 @@ and outcome, the enterprise's withdrawal, and the overdue sweep.
 Every change of a demand's status goes through ``_apply``: one table of legal steps
 (``STEPS``), one conditional UPDATE (``WHERE status = <the status it was read in>``) so
 that of two steps taken at the same moment exactly one lands, whatever the database; the
-other gets a 409 naming what happened. Each step is recorded as a ``DemandEvent``.
+other gets a 409 naming what happened. Each step is recorded as a ``DemandEvent``. A
+withdrawal overtaken by a bank's step is taken again from the status the demand now has.
 
 Scoping is done here, once per kind of caller (``for_enterprise``, ``for_bank``,
 ``for_ops``); a demand outside the caller's reach is "not found".
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from authz.models import ClientStatus, OAuthClient, User
 from authz.webhooks.service import record_client_event
+from finance.core.db import retry_once
 from finance.core.errors import Conflict, Invalid, NotFound
 from finance.core.settings import Settings
 from finance.core.workdays import working_deadline
@@ -39,6 +41,7 @@ from finance.enterprises.models import Enterprise
 from finance.lending.models import LoanApplication
 
 PLATFORM = "platform"
+DEMAND_CHANGED = "concurrent_demand_change"  # the 409 of a step overtaken by another
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +410,15 @@ def _apply(
     )
     session.refresh(demand)
     if landed.rowcount != 1:  # type: ignore[attr-defined]
+        if step in allowed_steps(demand.status, _side(actor)):
+            # Overtaken by another step, yet still legal from where that one left it.
+            raise Conflict(
+                f"the financing demand became {demand.status} at the same moment; "
+                f"nothing was done: '{step}' is still allowed, try again",
+                error=DEMAND_CHANGED,
+                demand_status=demand.status,
+                allowed=allowed_steps(demand.status, _side(actor)),
+            )
         raise _refused(demand, step, actor)
     bank_id = actor.bank_id if isinstance(actor, ActingBank) else None
     _record(session, demand, _EVENT_OF_STEP[step], actor.ref, now, bank_id, **detail)
@@ -559,7 +571,19 @@ def withdraw(
     elsewhere, or posted it by mistake). Every pushed bank, the claiming one included,
     is told; the demand leaves their open queues and no bank step is legal any more.
     Another enterprise's demand is "not found"; as for posting, the user must be
-    authenticated."""
+    authenticated. A bank's step landing between the withdrawal's read and its write
+    (a claim of the demand it read open) leaves the withdrawal legal: it is taken once
+    more from the status the demand now has."""
+    return retry_once(
+        session,
+        lambda: _withdraw(session, user, demand_id, now, reason),
+        on={DEMAND_CHANGED},
+    )
+
+
+def _withdraw(
+    session: Session, user: User, demand_id: int, now: dt.datetime, reason: str | None
+) -> FinancingDemand:
     demand = get_scoped(session, for_enterprise(user.uscc or ""), demand_id)
     if user.authenticated_at is None:
         raise Conflict(

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from finance.core.db import retry_once
 from finance.core.errors import Conflict, Invalid, NotFound
 from finance.lending import accounting
 from finance.lending import schedule as schedules
@@ -41,6 +42,7 @@ from products.models import ProductVersion
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BUCKETS = ((1, 30, "1-30"), (31, 60, "31-60"), (61, 90, "61-90"), (91, None, "90+"))
+LOAN_CHANGED = "concurrent_loan_change"  # the 409 of a repayment or run that lost the loan
 
 
 def local_today(now: dt.datetime) -> dt.date:
@@ -171,9 +173,9 @@ def claim(session: Session, loan: Loan) -> None:
     with a conditional UPDATE of the version it was read at, then re-read it. Of two
     transactions changing one loan (two repayments, a repayment and the daily run), the
     second changes no row (PostgreSQL makes it wait for the first to commit, SQLite's
-    write lock serialises them) and gets a 409 ``concurrent_loan_change``: nothing is
-    lost, and the caller may try again on the loan as it now is. Instalments read after
-    the claim are the latest."""
+    write lock serialises them) and gets a 409 ``concurrent_loan_change`` having written
+    nothing, so it may run again on the loan as it now is (``record_repayment`` and
+    ``age_loan`` do, once). Instalments read after the claim are the latest."""
     won = session.execute(
         update(Loan)
         .where(Loan.id == loan.id, Loan.version == loan.version)
@@ -185,7 +187,7 @@ def claim(session: Session, loan: Loan) -> None:
         raise Conflict(
             "the loan changed at the same moment (another repayment or the daily run); "
             "nothing was done: look at the loan again and retry",
-            error="concurrent_loan_change",
+            error=LOAN_CHANGED,
             loan_id=loan.id,
         )
     session.refresh(loan)
@@ -221,43 +223,72 @@ def repay(
     return repayment
 
 
-def update_days_past_due(session: Session, day: dt.date, now: dt.datetime) -> int:
-    """The daily run: penalties accrued and days past due set on every open loan made
-    here as of ``day``; a loan that falls overdue raises ``loan.overdue`` to its bank.
-    Re-running for the same day changes nothing. Returns the loans whose figures changed."""
-    loans = session.scalars(
-        select(Loan).where(
-            Loan.synthetic.is_(False),
-            Loan.status != LoanStatus.SETTLED.value,
-            Loan.application_id.is_not(None),
+def record_repayment(
+    session: Session,
+    scope: Any,
+    loan_id: int,
+    *,
+    amount_fen: int,
+    paid_on: dt.date,
+    recorded_by: str,
+    now: dt.datetime,
+) -> Repayment:
+    """A repayment of loan ``loan_id`` of ``scope`` (``loans_for_bank``), read and
+    recorded by ``repay``. One that loses the race for the loan (``claim``: another
+    repayment or the daily run changed it after it was read) is read and recorded once
+    more on the loan as it now is; a second loss is the 409 ``concurrent_loan_change``."""
+
+    def attempt() -> Repayment:
+        loan = get_loan(session, scope, loan_id)
+        return repay(
+            session,
+            loan,
+            amount_fen=amount_fen,
+            paid_on=paid_on,
+            recorded_by=recorded_by,
+            now=now,
         )
-    ).all()
-    changed = 0
-    for loan in loans:
-        if not _claim_for_the_run(session, loan):
-            continue
-        instalments = instalments_of(session, loan.id)
-        before = (loan.status, loan.days_past_due)
-        if accounting.age(loan, instalments, day):
-            _overdue_event(session, loan, now)
-        changed += (loan.status, loan.days_past_due) != before
+
+    return retry_once(session, attempt, on={LOAN_CHANGED})
+
+
+def open_loans(session: Session) -> list[int]:
+    """The open loans made here, by id: those the daily run ages."""
+    return list(
+        session.scalars(
+            select(Loan.id)
+            .where(
+                Loan.synthetic.is_(False),
+                Loan.status != LoanStatus.SETTLED.value,
+                Loan.application_id.is_not(None),
+            )
+            .order_by(Loan.id)
+        )
+    )
+
+
+def age_loan(session: Session, loan_id: int, day: dt.date, now: dt.datetime) -> bool:
+    """The daily run on one open loan, a unit of work of its own (the task commits it
+    before the next loan, so the run holds one loan at a time): penalties accrued and
+    days past due set as of ``day``; a loan that falls overdue raises ``loan.overdue`` to
+    its bank in the same transaction. After a repayment that claimed the loan first it
+    runs once more on the loan as it now is, and passes by a loan that repayment
+    settled. Running it again for the same day changes nothing. True when the loan's
+    status or days past due changed."""
+    return retry_once(session, lambda: _age(session, loan_id, day, now), on={LOAN_CHANGED})
+
+
+def _age(session: Session, loan_id: int, day: dt.date, now: dt.datetime) -> bool:
+    loan = session.get(Loan, loan_id)
+    if loan is None or loan.status == LoanStatus.SETTLED.value:
+        return False
+    claim(session, loan)
+    instalments = instalments_of(session, loan.id)
+    before = (loan.status, loan.days_past_due)
+    if accounting.age(loan, instalments, day):
+        _overdue_event(session, loan, now)
     session.flush()
-    return changed
-
-
-def _claim_for_the_run(session: Session, loan: Loan, attempts: int = 3) -> bool:
-    """The daily run's claim on one loan: a repayment that got there first has committed
-    by the time the claim fails (``claim``), so the run claims the loan as it now is;
-    False when that repayment settled it."""
-    for _ in range(attempts):
-        try:
-            claim(session, loan)
-        except Conflict:
-            if loan.status == LoanStatus.SETTLED.value:
-                return False
-            continue
-        return True
-    raise Conflict("the loan kept changing during the daily run", error="concurrent_loan_change")
+    return (loan.status, loan.days_past_due) != before
 
 
 def _overdue_event(session: Session, loan: Loan, now: dt.datetime) -> None:

@@ -330,11 +330,13 @@ def bank_loan(loan_id: int, session: SessionDep, bank: CurrentBank, now: NowDep)
 def record_repayment(
     loan_id: int, body: RepaymentIn, session: SessionDep, bank: CurrentBank, now: NowDep
 ) -> RepaymentOut:
-    """Money received: allocated to penalty, then interest, then principal."""
-    loan = book.get_loan(session, book.loans_for_bank(bank.bank_id), loan_id)
-    repayment = book.repay(
+    """Money received: allocated to penalty, then interest, then principal. A repayment
+    racing another change of the loan is retried once on the loan as it now is; a 409
+    ``concurrent_loan_change`` recorded nothing and may be sent again."""
+    repayment = book.record_repayment(
         session,
-        loan,
+        book.loans_for_bank(bank.bank_id),
+        loan_id,
         amount_fen=body.amount_fen,
         paid_on=body.paid_on,
         recorded_by=str(_actor(bank)),

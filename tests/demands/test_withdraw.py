@@ -2,7 +2,7 @@
 actor, time and reason, the pushed banks (the claiming one included) are told and can
 take no step any more, the demand leaves their open queues and the overdue sweep passes
 it by. After an outcome, or a second time, the withdrawal is a 409 naming what is
-allowed."""
+allowed; a claim landing between its read and its write does not stop it."""
 
 from __future__ import annotations
 
@@ -15,8 +15,12 @@ import httpx
 import pytest
 from joserfc import jws
 from joserfc.jwk import KeySet
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from authz.webhooks import service as webhooks
+from finance.demands import service
+from finance.demands.models import FinancingDemand
 from finance.demands.service import MarketRules, sweep_overdue
 from tests.authz.support import BASE, Receiver, consents_token, register_client
 from tests.demands.conftest import MarketFactory
@@ -213,3 +217,79 @@ def test_the_overdue_sweep_passes_a_withdrawn_demand_by(make_market: MarketFacto
     assert seen["overdue_count"] == 0
     assert seen["push_round"] == 1
     assert [e["kind"] for e in seen["events"]] == ["posted", "pushed", "withdrawn"]
+
+
+def test_a_withdrawal_overtaken_by_a_claim_is_taken_from_claimed(
+    market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B2 claims the demand after the withdrawal read it open and before it wrote: the
+    withdrawal, legal from ``claimed`` too, reads the demand again and lands (it used to
+    answer 409 naming ``withdraw`` as allowed). The claim stays in the history."""
+    demand_id = market.posted()["id"]
+    world = market.world
+    real_get_scoped = service.get_scoped
+    claimed: list[int] = []
+
+    def get_scoped_then_a_claim(
+        session: Session, scope: Select[FinancingDemand], wanted: int
+    ) -> FinancingDemand:
+        demand = real_get_scoped(session, scope, wanted)
+        if not claimed:
+            claimed.append(wanted)
+            b2 = service.ActingBank(bank_id=market.banks["B2"], ref="user:b2-staff")
+            with world.sessions.begin() as other:
+                service.claim(other, wanted, b2, world.now)
+        return demand
+
+    monkeypatch.setattr(service, "get_scoped", get_scoped_then_a_claim)
+    withdrawn = _withdraw(market, demand_id, {"reason": "找到了其他资金"})
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert claimed == [demand_id]
+    body = withdrawn.json()
+    assert body["status"] == "withdrawn"
+    assert body["claimed_bank_id"] == market.banks["B2"]
+    assert [e["kind"] for e in body["events"]] == ["posted", "pushed", "claimed", "withdrawn"]
+    assert body["events"][-1]["detail"] == {"reason": "找到了其他资金"}
+    seen = market.bank_call("B2", "GET", f"/api/v1/bank/demands/{demand_id}").json()
+    assert (seen["status"], seen["claimed_by_you"]) == ("withdrawn", True)
+
+
+def test_a_bank_step_overtaken_but_still_legal_says_so(
+    market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claiming bank's decline reads the demand claimed; its own contact lands
+    before the decline writes. The decline, still legal from ``contacted``, is not
+    retried: a 409 ``concurrent_demand_change`` says it may be sent again (not that the
+    step is refused), and nothing of it was recorded."""
+    demand_id = market.posted()["id"]
+    assert _step(market, "B1", demand_id, "claim").status_code == 200
+    world = market.world
+    real_get_scoped = service.get_scoped
+    contacted: list[int] = []
+
+    def get_scoped_then_contact(
+        session: Session, scope: Select[FinancingDemand], wanted: int
+    ) -> FinancingDemand:
+        demand = real_get_scoped(session, scope, wanted)
+        if not contacted:
+            contacted.append(wanted)
+            b1 = service.ActingBank(bank_id=market.banks["B1"], ref="user:b1-staff")
+            with world.sessions.begin() as other:
+                service.record_contact(other, wanted, b1, world.now, "电话已联系")
+        return demand
+
+    monkeypatch.setattr(service, "get_scoped", get_scoped_then_contact)
+    declined = _step(market, "B1", demand_id, "outcome", DECLINE)
+    assert declined.status_code == 409, declined.text
+    problem = declined.json()
+    assert problem["error"] == "concurrent_demand_change"
+    assert (problem["demand_status"], problem["allowed"]) == ("contacted", ["decline", "loan"])
+    again = _step(market, "B1", demand_id, "outcome", DECLINE)
+    assert again.status_code == 200, again.text
+    kinds = [
+        e["kind"]
+        for e in market.portal("legal_rep")[0]
+        .get(f"/api/v1/my/demands/{demand_id}")
+        .json()["events"]
+    ]
+    assert kinds == ["posted", "pushed", "claimed", "contacted", "declined"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -20,9 +21,10 @@ from finance.core.errors import Conflict
 from finance.lending import accounting, book
 from finance.lending.models import Loan, Repayment
 from finance.lending.schedule import RepaymentMethod, apr, schedule
-from tests.authz.support import World
+from tests.authz.support import BASE, World, dpop_proof
 from tests.lending.support import Journey, online_version
 from tests.lending.test_applications import _decide, _second_bank
+from workers import lending as lending_tasks
 
 
 @pytest.fixture
@@ -76,9 +78,10 @@ def _repay(journey: Journey, loan_id: int, amount_fen: int, paid_on: str) -> Any
     )
 
 
-def _dpd(world: World, day: dt.date) -> None:
-    with world.sessions.begin() as session:
-        book.update_days_past_due(session, day, world.now)
+def _dpd(day: dt.date) -> int:
+    """The daily run as beat sends it (``lending.days_past_due``), in this process."""
+    changed: int = lending_tasks.days_past_due(as_of=day.isoformat())
+    return changed
 
 
 def _loan(world: World, loan_id: int) -> Loan:
@@ -196,23 +199,23 @@ def test_days_past_due_across_month_ends_buckets_default_and_penalty_first(
 ) -> None:
     loan = _disburse(journey, _accepted(world, journey))
     loan_id = loan["id"]
-    _dpd(world, dt.date(2026, 2, 28))  # due today: not past due
+    assert _dpd(dt.date(2026, 2, 28)) == 0  # due today: not past due
     assert (_loan(world, loan_id).status, _loan(world, loan_id).days_past_due) == ("current", 0)
-    _dpd(world, dt.date(2026, 3, 1))
+    assert _dpd(dt.date(2026, 3, 1)) == 1
     assert (_loan(world, loan_id).status, _loan(world, loan_id).days_past_due) == ("overdue", 1)
-    _dpd(world, dt.date(2026, 3, 31))  # 31 days after 2026-02-28, across March
+    _dpd(dt.date(2026, 3, 31))  # 31 days after 2026-02-28, across March
     view = journey.bank_staff("GET", f"/api/v1/bank/loans/{loan_id}").json()
     assert (view["days_past_due"], view["bucket"]) == (31, "31-60")
     assert book.bucket(60) == "31-60"
     assert book.bucket(61) == "61-90"
-    _dpd(world, dt.date(2026, 5, 28))
+    _dpd(dt.date(2026, 5, 28))
     assert (_loan(world, loan_id).days_past_due, _loan(world, loan_id).status) == (89, "overdue")
-    _dpd(world, dt.date(2026, 5, 29))
+    _dpd(dt.date(2026, 5, 29))
     defaulted = _loan(world, loan_id)
     assert (defaulted.days_past_due, defaulted.status) == (90, "defaulted")
     assert defaulted.defaulted_on == dt.date(2026, 5, 29)
     assert defaulted.max_days_past_due == 90
-    _dpd(world, dt.date(2026, 5, 29))  # re-running the same day changes nothing
+    assert _dpd(dt.date(2026, 5, 29)) == 0  # re-running the same day changes nothing
     assert _loan(world, loan_id).days_past_due == 90
     with world.sessions() as session:
         events = session.scalars(
@@ -349,7 +352,7 @@ def test_the_daily_run_racing_a_repayment_loses_nothing(
         )  # fmt: skip
 
     def daily(session: Session, loan: Loan) -> None:
-        book.update_days_past_due(session, dt.date(2026, 3, 1), now)
+        book.age_loan(session, loan.id, dt.date(2026, 3, 1), now)
 
     results = _race_on_loan(engine, loan["id"], {"repay": settle_first, "daily": daily})
     # The daily run claims the loan again after a repayment that got there first, so
@@ -376,7 +379,7 @@ def test_a_loan_and_its_schedule_shown_come_from_one_snapshot(
     """A repayment committed while the loan is being read shows with the status it set,
     never beside the figures it replaced."""
     loan = _disburse(journey, _accepted(world, journey))
-    _dpd(world, dt.date(2026, 3, 5))  # the first instalment is 5 days past due
+    _dpd(dt.date(2026, 3, 5))  # the first instalment is 5 days past due
     assert _loan(world, loan["id"]).status == "overdue"
     engine = world.sessions.kw["bind"]
     fired: list[bool] = []
@@ -409,3 +412,227 @@ def test_a_loan_and_its_schedule_shown_come_from_one_snapshot(
         assert sum(shown["owed"].values()) > 0
         if shown.get("schedule"):
             assert shown["schedule"][0]["state"] == "overdue"
+
+
+class _Call(threading.Thread):
+    """A call in a thread of its own, with what it returned or raised."""
+
+    def __init__(self, call: Callable[[], Any], name: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self._call = call
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self._call()
+        except BaseException as exc:  # kept for the test's thread to report
+            self.error = exc
+
+
+def _overdue_events(world: World) -> list[int]:
+    with world.sessions() as session:
+        return sorted(
+            event.payload["loan_id"]
+            for event in session.scalars(
+                select(ConsentEvent).where(ConsentEvent.type == "loan.overdue")
+            )
+        )
+
+
+def test_the_daily_run_holds_one_loan_at_a_time(
+    world: World, journey: Journey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the daily run is at its second loan, a repayment of the first one (aged
+    already) commits at once. Run as one transaction, the run kept every loan it had aged
+    until its end (PostgreSQL: the row lock; SQLite: the write lock), so the repayment
+    waited for the whole run and then answered 409 (the loan changed since it read it)."""
+    loans = [
+        _disburse(journey, _accepted(world, journey), contract_no=f"ZZB-2026-000{n}")
+        for n in (1, 2)
+    ]
+    real_claim = book.claim
+    at_second_loan, go_on = threading.Event(), threading.Event()
+    claimed: list[int] = []
+
+    def claim_pausing_at_the_second_loan(session: Session, loan: Loan) -> None:
+        if threading.current_thread() is run:
+            if claimed and loan.id != claimed[0] and not at_second_loan.is_set():
+                at_second_loan.set()
+                go_on.wait(timeout=120)
+            claimed.append(loan.id)
+        real_claim(session, loan)
+
+    monkeypatch.setattr(book, "claim", claim_pausing_at_the_second_loan)
+    run = _Call(lambda: _dpd(dt.date(2026, 3, 1)), "daily-run")
+    run.start()
+    try:
+        assert at_second_loan.wait(timeout=60), run.error
+        aged = next(loan for loan in loans if loan["id"] == claimed[0])
+        first = aged["schedule"][0]
+        due = first["principal_fen"] + first["interest_fen"]
+        pay = _Call(lambda: _repay(journey, aged["id"], due, "2026-03-01"), "repayment")
+        pay.start()
+        pay.join(timeout=10)
+        waited = pay.is_alive()
+    finally:
+        go_on.set()
+        run.join(timeout=120)
+    pay.join(timeout=120)
+    assert not waited, "the repayment of the aged loan waited for the rest of the run"
+    assert pay.error is None, pay.error
+    assert pay.result.status_code == 201, pay.result.text
+    assert run.error is None, run.error
+    assert run.result == 2  # both fell overdue
+    repaid = _loan(world, aged["id"])
+    assert (repaid.status, repaid.days_past_due) == ("current", 0)
+    other = _loan(world, next(loan["id"] for loan in loans if loan is not aged))
+    assert (other.status, other.days_past_due) == ("overdue", 1)
+    assert _overdue_events(world) == sorted(loan["id"] for loan in loans)
+    recorded, marked = _paid(world, aged["id"])
+    assert recorded == marked == due
+
+
+def test_the_daily_run_passes_by_a_loan_a_repayment_settled_first(
+    world: World, journey: Journey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repayment settling the loan commits after the run read the loan and before its
+    claim: the run loses the claim, reads the loan again, finds it settled and leaves it
+    (no figures changed, no ``loan.overdue``)."""
+    loan = _disburse(journey, _accepted(world, journey))
+    day = dt.date(2026, 3, 1)  # the first instalment is a day past due
+    real_claim = book.claim
+    settled: list[int] = []
+
+    def settle_then_claim(session: Session, row: Loan) -> None:
+        if not settled:
+            settled.append(row.id)
+            with world.sessions.begin() as other:
+                fresh = other.get(Loan, row.id)
+                assert fresh is not None
+                owed = accounting.owed(fresh, book.instalments_of(other, fresh.id), day)
+                book.repay(
+                    other, fresh, amount_fen=sum(owed.values()), paid_on=day,
+                    recorded_by="tests", now=world.now,
+                )  # fmt: skip
+        real_claim(session, row)
+
+    monkeypatch.setattr(book, "claim", settle_then_claim)
+    assert _dpd(day) == 0
+    assert settled == [loan["id"]]
+    row = _loan(world, loan["id"])
+    assert (row.status, row.days_past_due, row.settled_on) == ("settled", 0, day)
+    assert row.version == 2  # the repayment's claim only
+    assert _overdue_events(world) == []
+
+
+def _repayments_after_each_read(
+    world: World, monkeypatch: pytest.MonkeyPatch, amounts: list[int], paid_on: dt.date
+) -> list[int]:
+    """Right after each of the next reads of a loan by the repayment endpoint
+    (``book.get_loan``), and before its claim, another repayment of the loan commits, of
+    each of ``amounts`` in turn; returns the amounts that did."""
+    real_get_loan = book.get_loan
+    left = list(amounts)
+    made: list[int] = []
+
+    def get_loan_then_another_repayment(session: Session, query: Any, loan_id: int) -> Loan:
+        loan = real_get_loan(session, query, loan_id)
+        if left:
+            amount = left.pop(0)
+            with world.sessions.begin() as other:
+                row = other.get(Loan, loan_id)
+                assert row is not None
+                book.repay(
+                    other, row, amount_fen=amount, paid_on=paid_on,
+                    recorded_by="tests: the other repayment", now=world.now,
+                )  # fmt: skip
+            made.append(amount)
+        return loan
+
+    monkeypatch.setattr(book, "get_loan", get_loan_then_another_repayment)
+    return made
+
+
+def _dpop_repayment(journey: Journey, loan_id: int, body: dict[str, Any]) -> tuple[Any, str]:
+    """A repayment by the bank's client with a DPoP-bound token; the answer and the proof."""
+    world, client = journey.world, journey.bank
+    token = world.http.post(
+        "/oauth2/token",
+        data={"grant_type": "client_credentials", "scope": "consents", **client.assertion(world)},
+        headers={
+            "DPoP": dpop_proof(client.dpop_key, "POST", BASE + "/oauth2/token", now=world.now)
+        },
+    )
+    assert token.status_code == 200, token.text
+    assert token.json()["token_type"] == "DPoP"
+    access_token = token.json()["access_token"]
+    path = f"/api/v1/bank/loans/{loan_id}/repayments"
+    proof = dpop_proof(
+        client.dpop_key, "POST", BASE + path, now=world.now, access_token=access_token
+    )
+    headers = {"Authorization": f"DPoP {access_token}", "DPoP": proof}
+    return world.http.post(path, json=body, headers=headers), proof
+
+
+@pytest.mark.parametrize("caller", ["bank_staff", "dpop_client"])
+def test_a_repayment_that_loses_the_race_is_made_again_on_the_loan_as_it_now_is(
+    world: World,
+    journey: Journey,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    caller: str,
+) -> None:
+    """Another repayment commits between the endpoint's read of the loan and its claim:
+    the endpoint's claim loses, and instead of a 409 it reads the loan again and records
+    the repayment on it as it now is. Through a DPoP-bound token the proof's ``jti``,
+    recorded by the authentication in the same transaction, is kept: the proof cannot be
+    replayed."""
+    if caller == "dpop_client" and engine.dialect.name == "sqlite":
+        pytest.skip(
+            "on SQLite the proof's jti takes the write lock before the endpoint runs, so no "
+            "other repayment can commit in between"
+        )
+    loan = _disburse(journey, _accepted(world, journey))
+    interest = loan["schedule"][0]["interest_fen"]
+    made = _repayments_after_each_read(world, monkeypatch, [interest], dt.date(2026, 2, 28))
+    body = {"amount_fen": 500_000, "paid_on": "2026-02-28"}
+    if caller == "dpop_client":
+        answer, proof = _dpop_repayment(journey, loan["id"], body)
+    else:
+        answer = _repay(journey, loan["id"], 500_000, "2026-02-28")
+    assert answer.status_code == 201, answer.text
+    assert made == [interest]
+    # Allocated on the loan as it now is: the other repayment paid the interest due.
+    allocated = answer.json()
+    assert (allocated["interest_fen"], allocated["principal_fen"]) == (0, 500_000)
+    recorded, marked = _paid(world, loan["id"])
+    assert recorded == marked == interest + 500_000
+    assert _loan(world, loan["id"]).version == 3
+    if caller == "dpop_client":
+        replayed = world.http.post(
+            f"/api/v1/bank/loans/{loan['id']}/repayments",
+            json=body,
+            headers={"Authorization": answer.request.headers["Authorization"], "DPoP": proof},
+        )
+        assert replayed.status_code == 401, replayed.text
+        assert _paid(world, loan["id"]) == (recorded, marked)
+
+
+def test_a_repayment_that_loses_twice_answers_409_having_recorded_nothing(
+    world: World, journey: Journey, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The repayment is made once more, not again and again: when another repayment
+    overtakes it on the second attempt too, the answer is the 409."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip(
+            "on SQLite the first attempt's claim takes the write lock: the second cannot lose"
+        )
+    loan = _disburse(journey, _accepted(world, journey))
+    made = _repayments_after_each_read(world, monkeypatch, [100_000, 200_000], dt.date(2026, 2, 28))
+    answer = _repay(journey, loan["id"], 500_000, "2026-02-28")
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"] == "concurrent_loan_change"
+    assert made == [100_000, 200_000]  # read twice: tried once more
+    recorded, marked = _paid(world, loan["id"])
+    assert recorded == marked == 300_000

@@ -8,6 +8,7 @@ entries.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from celery import Task, shared_task
@@ -15,6 +16,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 import finance.schema  # noqa: F401  # every model mapped: the decision touches many tables
 from finance.core.db import transaction
+from finance.core.errors import Conflict
 from finance.core.settings import get_settings
 from finance.lending import book, decision, service
 
@@ -27,6 +29,7 @@ RETRY: dict[str, Any] = {
     "retry_jitter": True,
     "max_retries": 10,
 }
+log = logging.getLogger("workers.lending")
 RESUME_AFTER = dt.timedelta(seconds=30)  # an application in between for this long is resumed
 
 
@@ -71,7 +74,22 @@ def days_past_due(self: Task, as_of: str | None = None) -> int:
     with transaction() as session:
         loan_ids = book.open_loans(session)
     changed = 0
-    for loan_id in loan_ids:
-        with transaction() as session:
-            changed += book.age_loan(session, loan_id, day, _now())
+    # A loan that kept changing while it was aged (two repayments in the same instant)
+    # is aged again after the others rather than ending the run; one still busy then
+    # waits for tomorrow's run, which ages it as of its own day.
+    for _pass in range(2):
+        busy = []
+        for loan_id in loan_ids:
+            try:
+                with transaction() as session:
+                    changed += book.age_loan(session, loan_id, day, _now())
+            except Conflict as lost:
+                if lost.extensions.get("error") != book.LOAN_CHANGED:
+                    raise
+                busy.append(loan_id)
+        loan_ids = busy
+        if not busy:
+            break
+    if loan_ids:
+        log.warning("days past due not updated for loans still changing: %s", loan_ids)
     return changed

@@ -526,6 +526,53 @@ def test_the_daily_run_passes_by_a_loan_a_repayment_settled_first(
     assert _overdue_events(world) == []
 
 
+def test_the_daily_run_ages_a_loan_that_kept_changing_after_the_others(
+    world: World, journey: Journey, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before each of the run's first two claims of one loan, a repayment of that loan
+    commits: the loan is lost twice (``age_loan`` tries once more, then answers 409). The
+    run goes on with the other loans and ages the busy one after them, instead of
+    ending with the rest of the book not aged."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip(
+            "on SQLite the first attempt's claim takes the write lock: the second cannot lose"
+        )
+    loans = [
+        _disburse(journey, _accepted(world, journey), contract_no=f"ZZB-2026-001{n}")
+        for n in (1, 2)
+    ]
+    busy = loans[0]["id"]
+    day = dt.date(2026, 3, 1)  # the first instalments are a day past due
+    due = day - dt.timedelta(days=1)  # the repayments are made on the due date
+    real_claim = book.claim
+    overtaken: list[int] = []
+    injecting: list[bool] = []
+
+    def claim_overtaken_twice(session: Session, row: Loan) -> None:
+        if row.id == busy and len(overtaken) < 2 and not injecting:
+            injecting.append(True)  # the repayment's own claim is a plain one
+            with world.sessions.begin() as other:
+                fresh = other.get(Loan, row.id)
+                assert fresh is not None
+                book.repay(
+                    other, fresh, amount_fen=100, paid_on=due, recorded_by="tests", now=world.now
+                )
+            injecting.clear()
+            overtaken.append(row.id)
+        real_claim(session, row)
+
+    monkeypatch.setattr(book, "claim", claim_overtaken_twice)
+    assert _dpd(day) == 2
+    assert overtaken == [busy, busy]
+    for loan in loans:
+        row = _loan(world, loan["id"])
+        assert (row.status, row.days_past_due) == ("overdue", 1)
+    assert _overdue_events(world) == sorted(loan["id"] for loan in loans)
+    recorded, marked = _paid(world, busy)
+    assert recorded == marked == 200
+    assert _loan(world, busy).version == 4  # two repayments, then the run
+
+
 def _repayments_after_each_read(
     world: World, monkeypatch: pytest.MonkeyPatch, amounts: list[int], paid_on: dt.date
 ) -> list[int]:

@@ -110,6 +110,8 @@ def render_text(report: Mapping[str, Any]) -> str:
     ]
     if report.get("scorecard"):
         rows.append(("scorecard", report["scorecard"]))
+    if predictor == "blend":
+        rows.append((f"blend {report['scorecard_weight']:g}", report))
     for label, figures in rows:
         lines.append(
             f"{label:14}{figures['auc']:8.4f}{figures['gini']:8.4f}{figures['ks']:8.4f}"

@@ -329,7 +329,7 @@ def train_tuned(
         seed=seed,
         params=best.params,
         linear_base=best.linear_base,
-        scorecard_predicts=tuning.scorecard_wins,
+        scorecard_weight=1.0 if tuning.scorecard_wins else 0.0,
     )
     result.report["tuning"] = tuning.report()
     result.model.meta["tuning"] = {

@@ -9,9 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from credit import evaluate
 from credit.dataset import file_training_set
+from credit.registry import load_model, register
+from credit.scoring import explain, score_file
+from credit.train import split
 from credit.tuning import MIN_MINORITY_ROWS, tune
 from finance.cli.main import app
 from finance.core.errors import Invalid
@@ -106,7 +111,7 @@ def test_a_scorecard_winner_scores_files_and_explains(tmp_path: Path) -> None:
     from credit.train import train
 
     data = file_training_set(_file(tmp_path / "loans.csv"), "status", bad_value="bad")
-    result = train(data, seed=2, scorecard_predicts=True)
+    result = train(data, seed=2, scorecard_weight=1.0)
     model, card = result.model, result.scorecard
     frame = data.frame.iloc[:50].reset_index(drop=True)
     x = model.matrix(frame)
@@ -123,6 +128,60 @@ def test_a_scorecard_winner_scores_files_and_explains(tmp_path: Path) -> None:
     loaded = CreditModel.load(saved)
     assert loaded.scorecard is not None
     assert np.array_equal(loaded.predict_pd(x), model.predict_pd(x))
+
+
+def test_a_blended_model_is_the_blend_in_every_path(
+    settings: Settings, session: Session, tmp_path: Path
+) -> None:
+    """A blend's log-odds are (1 - w) times the trees' (with their linear base) plus w
+    times the scorecard's, and so are its contributions, which add up to the log-odds the
+    PD comes from; the registered artifact, reloaded, scores files and explains exactly
+    as the trained model does."""
+    from credit.train import train
+
+    data = file_training_set(_file(tmp_path / "loans.csv"), "status", bad_value="bad")
+    result = train(data, seed=2, scorecard_weight=0.25)
+    model, card = result.model, result.scorecard
+    assert model.predictor == "blend"
+    assert model.linear is not None
+    frame = data.frame.iloc[:80].reset_index(drop=True)
+    x = model.matrix(frame)
+    trees = np.asarray(model.booster.predict(x, raw_score=True)) + model.linear.log_odds(x)
+    assert np.allclose(model.raw(x), 0.75 * trees + 0.25 * card.log_odds(frame), atol=1e-12)
+    trees_shap = np.asarray(model.booster.predict(x, pred_contrib=True))
+    expected = 0.75 * (trees_shap + model.linear.contributions(x)) + 0.25 * card.contributions(
+        frame, model.features
+    )
+    contributions = model.contributions(x)
+    assert np.allclose(contributions, expected, atol=1e-12)
+    assert np.allclose(contributions.sum(axis=1), model.raw(x), atol=1e-12)
+    pds, reasons = explain(model, frame)
+    assert np.allclose(pds, model.predict_pd(x), atol=1e-12)
+    assert any(reasons)
+    # The headline test figures are the blend's, with its parts beside them.
+    report = result.report
+    assert report["predictor"] == "blend"
+    assert report["scorecard_weight"] == 0.25
+    test_rows = split(data, 2)[2]
+    test_frame = data.frame.iloc[test_rows].reset_index(drop=True)
+    assert report["auc"] == evaluate.auc(
+        data.target[test_rows], model.predict_pd(model.matrix(test_frame))
+    )
+    assert report["auc"] not in (report["lightgbm"]["auc"], report["scorecard"]["auc"])
+
+    row = register(session, result, settings.resolved_data_dir, created_by="tests")
+    session.commit()
+    loaded = load_model(session, settings.resolved_data_dir, row.version)
+    assert loaded.predictor == "blend"
+    assert loaded.scorecard_weight == 0.25
+    assert loaded.calibration == model.calibration
+    assert np.array_equal(loaded.contributions(x), contributions)
+    assert np.array_equal(loaded.predict_pd(x), model.predict_pd(x))
+    loaded_pds, loaded_reasons = explain(loaded, frame)
+    assert np.array_equal(loaded_pds, pds)
+    assert loaded_reasons == reasons
+    scored = score_file(loaded, frame)
+    assert np.array_equal(scored["pd"].to_numpy(), model.predict_pd(x))
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,10 @@ what the model gets right about the risk. Then the mean over seeds and whether t
 
 With ``--file FILE.csv --target COL [--bad-value V]`` it measures the ``--data`` path
 instead, on a bank's file (e.g. a small real credit file): the tuning's candidates with
-their cross-validated AUC, the WOE scorecard's on the same folds, the winner, and both
-models' AUC on the held-out test rows, for each of ``--seeds``.
+their cross-validated AUC, the blends of the best one with the WOE scorecard and the
+scorecard's own on the same folds, the leave-one-fold-out estimate of the whole choice,
+the winner, and the AUC on the held-out test rows of the model trained (the winner) and
+of its parts, for each of ``--seeds``.
 """
 
 from __future__ import annotations
@@ -131,11 +133,18 @@ def file_quality(path: Path, target: str, bad_value: str | None, seeds: list[int
         print(f"\nseed {seed}: {tried} (budget {budget:.0f} s), {tuning['folds']}-fold CV AUC")
         for row in tuning["candidates"]:
             print(f"  {row['name']:16}{row['cv_auc']:8.4f}  {row['rounds']:>4} rounds")
+        for row in tuning["blend"]["weights"]:
+            name = f"blend {row['scorecard_weight']:g}"
+            print(f"  {name:16}{row['cv_auc']:8.4f}  {tuning['blend']['candidate']} + scorecard")
         print(f"  {'WOE scorecard':16}{tuning['scorecard_cv_auc']:8.4f}")
+        selection = tuning["selection"]
+        print(f"  {'selection':16}{selection['cv_auc']:8.4f}  leave-one-fold-out"
+              f" ({selection['margin_over_scorecard']:+.4f} against the scorecard):"
+              f" {', '.join(selection['chosen'])}")  # fmt: skip
         print(f"  winner: {tuning['winner']}: {tuning['why']}")
         lightgbm, card = report["lightgbm"]["auc"], report["scorecard"]["auc"]
-        print(f"  held-out test ({report['n_test']} rows): LightGBM AUC {lightgbm:.4f},"
-              f" scorecard AUC {card:.4f}")  # fmt: skip
+        print(f"  held-out test ({report['n_test']} rows): model ({report['predictor']}) AUC"
+              f" {report['auc']:.4f}, LightGBM {lightgbm:.4f}, scorecard {card:.4f}")  # fmt: skip
 
 
 def main() -> None:

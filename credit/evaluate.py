@@ -110,6 +110,8 @@ def render_text(report: Mapping[str, Any]) -> str:
     ]
     if report.get("scorecard"):
         rows.append(("scorecard", report["scorecard"]))
+    if predictor == "blend":
+        rows.append((f"blend {report['scorecard_weight']:g}", report))
     for label, figures in rows:
         lines.append(
             f"{label:14}{figures['auc']:8.4f}{figures['gini']:8.4f}{figures['ks']:8.4f}"
@@ -136,7 +138,18 @@ def render_text(report: Mapping[str, Any]) -> str:
             f"{'  linear base' if row['linear_base'] else ''}"
             for row in tuning["candidates"]
         ]
+        blend = tuning["blend"]
+        lines += [
+            f"  {'blend ' + format(row['scorecard_weight'], 'g'):16}{row['cv_auc']:8.4f}"
+            f"  {blend['candidate']} with the scorecard at weight {row['scorecard_weight']:g}"
+            for row in blend["weights"]
+        ]
         lines.append(f"  {'WOE scorecard':16}{tuning['scorecard_cv_auc']:8.4f}")
+        selection = tuning["selection"]
+        lines.append(
+            f"  {'selection':16}{selection['cv_auc']:8.4f}  leave-one-fold-out: each fold"
+            f" scores what the rule chose on the others ({', '.join(selection['chosen'])})"
+        )
         lines.append(f"winner: {tuning['winner']}: {tuning['why']}")
     lines += ["", "calibration by decile (lowest PD first)"]
     lines += [

@@ -1,7 +1,8 @@
 """A trained credit model: the LightGBM booster (and the linear base its trees start from,
-``credit.linear``) with everything needed to use it the same way it was trained (feature
-order, category mappings, calibration to PD, score scale), and its reading and writing
-as an artifact directory."""
+``credit.linear``; and the WOE scorecard when it won the tuning or is blended in) with
+everything needed to use it the same way it was trained (feature order, category
+mappings, calibration to PD, score scale), and its reading and writing as an artifact
+directory."""
 
 from __future__ import annotations
 
@@ -101,7 +102,10 @@ class CreditModel:
     of zero.
 
     With a ``linear`` base the raw log-odds are the base's plus the trees'; so are the
-    contributions."""
+    contributions. With a ``scorecard`` they are ``(1 - w)`` times those plus ``w`` times
+    the scorecard's, ``w`` the ``scorecard_weight``: 1 when the scorecard won the tuning
+    and predicts alone, between 0 and 1 for a blend (``credit.tuning``); so are the
+    contributions, which therefore still add up to the log-odds the PD comes from."""
 
     booster: lgb.Booster
     features: list[str]
@@ -112,13 +116,24 @@ class CreditModel:
     version: str | None = None
     fill: dict[str, float] = field(default_factory=dict)
     linear: LinearBase | None = None
-    # When the WOE scorecard won the tuning (``credit.tuning``), it gives the log-odds
-    # and their contributions; the booster is kept beside it.
+    # The WOE scorecard when it takes part in the prediction (``credit.tuning``): alone
+    # (weight 1; the booster is kept beside it) or blended with the trees.
     scorecard: Scorecard | None = None
+    scorecard_weight: float = 1.0
     _codes: dict[str, dict[str, float]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.scorecard_weight <= 1.0:
+            raise ValueError(f"scorecard_weight must be in (0, 1], not {self.scorecard_weight}")
         self._codes = category_codes(self.categories)
+
+    @property
+    def predictor(self) -> str:
+        """What gives the log-odds: ``lightgbm`` (the trees, with their linear base if
+        any), ``scorecard``, or ``blend``."""
+        if self.scorecard is None:
+            return "lightgbm"
+        return "scorecard" if self.scorecard_weight == 1.0 else "blend"
 
     # ------------------------------------------------------------ inputs
 
@@ -135,9 +150,16 @@ class CreditModel:
     # ------------------------------------------------------------ outputs
 
     def raw(self, x: Array) -> Array:
-        if self.scorecard is not None:
-            scorecard_raw: Array = self.contributions(x).sum(axis=1)
-            return scorecard_raw
+        if self.scorecard is None:
+            return self._trees_raw(x)
+        card = self.scorecard.log_odds(self.decode(x))
+        if self.scorecard_weight == 1.0:
+            return card
+        weight = self.scorecard_weight
+        blended: Array = (1.0 - weight) * self._trees_raw(x) + weight * card
+        return blended
+
+    def _trees_raw(self, x: Array) -> Array:
         result: Array = np.asarray(self.booster.predict(x, raw_score=True, num_threads=1))
         if self.linear is not None:
             result = result + self.linear.log_odds(x)
@@ -147,11 +169,20 @@ class CreditModel:
         return self.calibration.apply(self.raw(x))
 
     def contributions(self, x: Array) -> Array:
-        """SHAP values of the raw log-odds, one column per feature plus the expected value
-        last (LightGBM ``pred_contrib``, plus the linear base's; or the scorecard's: each
-        feature's coefficient times its WOE, the intercept last)."""
-        if self.scorecard is not None:
-            return self.scorecard.contributions(self.decode(x), self.features)
+        """Each feature's share of the raw log-odds, one column per feature plus the
+        expected value last: the trees' SHAP values (LightGBM ``pred_contrib``) plus the
+        linear base's; or the scorecard's, each feature's coefficient times its WOE with
+        the intercept last; or for a blend the two weighted as the log-odds are."""
+        if self.scorecard is None:
+            return self._trees_contributions(x)
+        card = self.scorecard.contributions(self.decode(x), self.features)
+        if self.scorecard_weight == 1.0:
+            return card
+        weight = self.scorecard_weight
+        blended: Array = (1.0 - weight) * self._trees_contributions(x) + weight * card
+        return blended
+
+    def _trees_contributions(self, x: Array) -> Array:
         result: Array = np.asarray(self.booster.predict(x, pred_contrib=True, num_threads=1))
         if self.linear is not None:
             result = result + self.linear.contributions(x)
@@ -180,7 +211,8 @@ class CreditModel:
             "calibration": asdict(self.calibration),
             "scale": asdict(self.scale),
             "fill": self.fill,
-            "predictor": "lightgbm" if self.scorecard is None else "scorecard",
+            "predictor": self.predictor,
+            **({"scorecard_weight": self.scorecard_weight} if self.predictor == "blend" else {}),
         }
         (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2))
         if self.linear is not None:
@@ -200,7 +232,7 @@ class CreditModel:
         )
         scorecard = (
             Scorecard.from_dict(json.loads((directory / SCORECARD_FILE).read_text()))
-            if meta.pop("predictor", "lightgbm") == "scorecard"
+            if meta.pop("predictor", "lightgbm") in ("scorecard", "blend")
             else None
         )
         return cls(
@@ -214,6 +246,7 @@ class CreditModel:
             fill={k: float(v) for k, v in meta.pop("fill", {}).items()},
             linear=linear,
             scorecard=scorecard,
+            scorecard_weight=float(meta.pop("scorecard_weight", 1.0)),
         )
 
 

@@ -180,11 +180,14 @@ class Scorecard:
             intercept=float(regression.intercept_[0]),
         )
 
-    def predict_pd(self, frame: pd.DataFrame) -> Array:
+    def log_odds(self, frame: pd.DataFrame) -> Array:
         logit = np.full(len(frame), self.intercept)
         for binning, coefficient in zip(self.binnings, self.coefficients, strict=True):
             logit = logit + coefficient * binning.transform(frame[binning.feature])
-        result: Array = 1.0 / (1.0 + np.exp(-logit))
+        return logit
+
+    def predict_pd(self, frame: pd.DataFrame) -> Array:
+        result: Array = 1.0 / (1.0 + np.exp(-self.log_odds(frame)))
         return result
 
     def contributions(self, frame: pd.DataFrame, features: Sequence[str]) -> Array:

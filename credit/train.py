@@ -116,12 +116,15 @@ def train(
     early_stopping: int = 200,
     linear_base: bool = True,
     refit: bool = True,
-    scorecard_predicts: bool = False,
+    scorecard_weight: float = 0.0,
 ) -> TrainResult:
-    """Train, calibrate and evaluate a model and its scorecard challenger. With
-    ``scorecard_predicts`` (the challenger won the tuning, ``credit.tuning``) the model's
-    PD, score and reasons come from the scorecard; the booster is kept and reported as
-    ``lightgbm``."""
+    """Train, calibrate and evaluate a model and its scorecard challenger. A
+    ``scorecard_weight`` above 0 (what the tuning chose, ``credit.tuning``) makes the
+    scorecard part of the model: at 1 the model's PD, score and reasons come from the
+    scorecard alone; between 0 and 1 from the blend, ``(1 - w)`` times the trees' log-odds
+    plus ``w`` times the scorecard's. The booster alone is reported as ``lightgbm``."""
+    if not 0.0 <= scorecard_weight <= 1.0:
+        raise ValueError(f"scorecard_weight must be in [0, 1], not {scorecard_weight}")
     scale = scale or ScoreScale()
     target = np.asarray(data.target, dtype=np.int64)
     if len(np.unique(target)) != 2:
@@ -182,6 +185,22 @@ def train(
     platt = LogisticRegression(C=1e6, max_iter=1000).fit(
         raw_valid.reshape(-1, 1), target[valid_rows]
     )
+    blend_platt = None
+    if 0.0 < scorecard_weight < 1.0:
+        # The blend is calibrated as the trees are: on the validation rows, by models that
+        # did not learn from them (a scorecard fitted on the training rows only).
+        early_card = Scorecard.fit(
+            data.frame.iloc[train_rows].reset_index(drop=True),
+            target[train_rows],
+            data.categorical,
+            seed=seed,
+        )
+        blend_valid = (1.0 - scorecard_weight) * raw_valid + scorecard_weight * (
+            early_card.log_odds(data.frame.iloc[valid_rows].reset_index(drop=True))
+        )
+        blend_platt = LogisticRegression(C=1e6, max_iter=1000).fit(
+            blend_valid.reshape(-1, 1), target[valid_rows]
+        )
     if base is not None and refit:
         # With the penalty (cross-validated on the training rows), the number of trees
         # and the calibration (both from the validation rows) chosen, the base and the
@@ -231,8 +250,14 @@ def train(
     )
 
     lightgbm_test = evaluate.metrics(target[test_rows], model.predict_pd(x[test_rows]))
-    if scorecard_predicts:
-        model.scorecard, model.calibration = scorecard, Calibration()
+    if scorecard_weight > 0.0:
+        model.scorecard, model.scorecard_weight = scorecard, scorecard_weight
+        # The scorecard's regression gives probabilities as they are; a blend has its own.
+        model.calibration = (
+            Calibration()
+            if blend_platt is None
+            else Calibration(a=float(blend_platt.coef_[0][0]), b=float(blend_platt.intercept_[0]))
+        )
     pd_test = model.predict_pd(x[test_rows])
     scores = scale.points(pd_test)
     scorecard_pd = scorecard.predict_pd(data.frame.iloc[test_rows].reset_index(drop=True))
@@ -262,7 +287,8 @@ def train(
         "calibration": evaluate.calibration_table(target[test_rows], pd_test),
         "bands": evaluate.band_table(target[test_rows], scores, scale),
         "top_features": evaluate.top_features({k: float(v) for k, v in importance.items()}),
-        "predictor": "scorecard" if scorecard_predicts else "lightgbm",
+        "predictor": model.predictor,
+        "scorecard_weight": scorecard_weight,
         "lightgbm": lightgbm_test,
         "scorecard": {
             **evaluate.metrics(target[test_rows], scorecard_pd),

@@ -125,3 +125,44 @@ def test_an_online_score_uses_the_live_model_read_with_its_rows(
     assert score_enterprise(session, uscc, as_of, data_dir=data_dir).model_version == (
         second.version
     )
+
+
+def test_a_blended_model_scores_online_and_in_batch_alike(
+    settings: Settings, session: Session, province: Province
+) -> None:
+    """A model that blends the trees with the scorecard, registered and live, gives the
+    same PD and reasons online, in batch and in the stored rescore, and its reasons come
+    from contributions that add up to its log-odds."""
+    industry.refresh(session)
+    result = train(platform_training_set(session, OBSERVED_UNTIL), seed=1, scorecard_weight=0.5)
+    data_dir = Path(settings.resolved_data_dir)
+    row = register(session, result, data_dir, created_by="tests")
+    promote(session, row.version, by="tests")
+    session.commit()
+    model = load_model(session, data_dir)
+    assert model.predictor == "blend"
+    assert model.scorecard_weight == 0.5
+
+    as_of = dt.date(2025, 2, 1)
+    usccs = province.usccs[:40]
+    requests = pd.DataFrame({"uscc": usccs, "as_of": [as_of] * len(usccs)})
+    batch = batch_features(session, requests)
+    x = model.matrix(batch)
+    contributions = model.contributions(x)
+    assert np.allclose(contributions.sum(axis=1), model.raw(x), atol=1e-12)
+    assert not np.allclose(model.raw(x), result.model.booster.predict(x, raw_score=True))
+    pds, reasons = explain(model, batch)
+    assert np.allclose(pds, model.predict_pd(x), atol=1e-12)
+    assert any(reasons)
+    for position, uscc in enumerate(usccs):
+        scored = score_enterprise(session, uscc, as_of, data_dir=data_dir)
+        assert scored.pd == pds[position]
+        assert scored.reasons == reasons[position]
+    first, last = min(usccs), max(usccs)
+    rescore_chunk(session, model, as_of, first, last)
+    session.commit()
+    stored = {s.uscc: s for s in session.scalars(select(CreditScore))}
+    for uscc in usccs:
+        online = score_enterprise(session, uscc, as_of, data_dir=data_dir)
+        assert stored[uscc].pd == online.pd
+        assert stored[uscc].reasons == online.reasons

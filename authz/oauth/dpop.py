@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from authz.models import UsedJti
 from authz.sql import insert_if_absent
+from finance.core.db import survive_rollback
 
 ALGORITHMS = ("ES256", "PS256")
 MAX_AGE = dt.timedelta(seconds=60)
@@ -72,11 +73,15 @@ def jti_digest(scope: str, jti: str) -> str:
 
 
 def remember_jti(session: Session, scope: str, jti: str, expires_at: dt.datetime) -> bool:
-    """Record a one-time identifier in the caller's transaction; False if it was seen
-    before (replay)."""
+    """Record a one-time identifier in the caller's transaction, kept even if that
+    transaction rolls back (``survive_rollback``: the request it came with failed, but
+    it was used); False if it was seen before (replay)."""
     table: Any = UsedJti.__table__
-    digest = jti_digest(scope, jti)
-    return insert_if_absent(session, table, {"digest": digest, "expires_at": expires_at})
+    row = {"digest": jti_digest(scope, jti), "expires_at": expires_at}
+    if not insert_if_absent(session, table, row):
+        return False
+    survive_rollback(session, lambda again: insert_if_absent(again, table, row))
+    return True
 
 
 _KEY_CACHE_SIZE = 4096

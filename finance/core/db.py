@@ -6,6 +6,7 @@ The schema is created only by Alembic migrations (see ``migrations/``), tests in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -19,6 +20,8 @@ from finance.core.errors import Conflict
 from finance.core.settings import Settings, get_settings
 
 T = TypeVar("T")
+log = logging.getLogger("finance.db")
+_SURVIVING = "writes_surviving_rollback"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -92,10 +95,42 @@ def transaction(engine: Engine | None = None) -> Iterator[Session]:
         yield session
         session.commit()
     except BaseException:
-        session.rollback()
+        roll_back(session)
         raise
     finally:
         session.close()
+
+
+def survive_rollback(session: Session, write: Callable[[Session], object]) -> None:
+    """``write`` has just been done in the session's transaction and must hold whatever
+    becomes of it: if the transaction rolls back (``roll_back``), it is done again in a
+    transaction of its own. For what must be remembered even of a request that fails,
+    such as the ``jti`` of the DPoP proof it came with (a proof is good for one request,
+    answered or not: otherwise a request refused for a passing reason, a 409, could be
+    replayed by whoever holds the proof and its token once the reason has passed)."""
+    session.info.setdefault(_SURVIVING, []).append(write)
+
+
+def roll_back(session: Session) -> None:
+    """Roll the session's transaction back, then commit the writes that must survive it
+    (``survive_rollback``) in a new one. If those cannot be written either (the database
+    is gone), that is logged and the caller's own error stands."""
+    writes: list[Callable[[Session], object]] = session.info.pop(_SURVIVING, [])
+    session.rollback()
+    if not writes:
+        return
+    try:
+        for write in writes:
+            write(session)
+        session.commit()
+    except Exception:
+        log.warning("writes meant to survive a rollback were lost", exc_info=True)
+        session.rollback()
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    session.info.pop(_SURVIVING, None)  # committed with their transaction
 
 
 def retry_once(session: Session, work: Callable[[], T], *, on: Collection[str]) -> T:

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from finance.core.db import roll_back
 from finance.core.errors import Conflict, Unavailable
 
 log = logging.getLogger("finance.db")
@@ -46,7 +47,7 @@ def get_session(request: Request) -> Iterator[Session]:
                 "the change could not be saved; nothing was changed, try again",
             ) from exc
     except BaseException:
-        session.rollback()
+        roll_back(session)
         raise
     finally:
         session.close()

@@ -683,3 +683,32 @@ def test_a_repayment_that_loses_twice_answers_409_having_recorded_nothing(
     assert made == [100_000, 200_000]  # read twice: tried once more
     recorded, marked = _paid(world, loan["id"])
     assert recorded == marked == 300_000
+
+
+def test_a_failed_requests_dpop_proof_cannot_be_replayed(world: World, journey: Journey) -> None:
+    """A DPoP proof is good for one request, answered or not: the request's transaction
+    rolls back when it fails, but the proof's ``jti`` is remembered all the same, so the
+    request cannot be sent again with it (by whoever holds the proof and its token, once
+    the reason it failed has passed). A new proof is accepted."""
+    missing = 999_999
+    failed, proof = _dpop_repayment(journey, missing, {"amount_fen": 100, "paid_on": "2026-02-28"})
+    assert failed.status_code == 404, failed.text
+    authorization = failed.request.headers["authorization"]
+    path = f"/api/v1/bank/loans/{missing}/repayments"
+    body = {"amount_fen": 100, "paid_on": "2026-02-28"}
+    replayed = world.http.post(
+        path, json=body, headers={"Authorization": authorization, "DPoP": proof}
+    )
+    assert replayed.status_code == 401, replayed.text
+    assert replayed.json()["error"] == "invalid_dpop_proof"
+    fresh = dpop_proof(
+        journey.bank.dpop_key,
+        "POST",
+        BASE + path,
+        now=world.now,
+        access_token=authorization.split(" ", 1)[1],
+    )
+    again = world.http.post(
+        path, json=body, headers={"Authorization": authorization, "DPoP": fresh}
+    )
+    assert again.status_code == 404, again.text

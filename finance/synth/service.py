@@ -10,6 +10,7 @@ loans and their true default probabilities.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -165,6 +166,8 @@ class LoadSummary:
     loans: int = 0
     truths: int = 0
     demands: DemandSummary = field(default_factory=DemandSummary)
+    book_seconds: float = 0.0  # banks and products to the true PDs
+    demands_seconds: float = 0.0  # the demand market's simulation
 
     @property
     def rows_rejected(self) -> int:
@@ -198,8 +201,11 @@ def load(
             on_progress=report,
         )
     with engine.begin() as connection:
+        clock = time.perf_counter()
         _insert_book(connection, synthetic, summary)
+        summary.book_seconds = time.perf_counter() - clock
         summary.demands = load_demands(connection, synthetic.province)
+        summary.demands_seconds = time.perf_counter() - clock - summary.book_seconds
     return summary
 
 

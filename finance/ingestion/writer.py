@@ -25,29 +25,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from psycopg import errors as pg_errors
-from sqlalchemy import BigInteger, Boolean, Connection, Date, Integer, Table
-from sqlalchemy.types import TypeEngine
+from sqlalchemy import Connection, Table
 
-from finance.core.types import UTCDateTime
 from finance.govdata.categories import Category, Kind
 from finance.govdata.models import data_table
-from finance.ingestion.pgcopy import PgType, encode
+from finance.ingestion.pgcopy import copy_statement, encode, pg_type
 
 LINEAGE = ("source_department", "batch_id", "ingested_at", "as_of_date")
-
-
-def _pg_type(sql_type: TypeEngine[Any]) -> PgType:
-    if isinstance(sql_type, UTCDateTime):
-        return PgType.TIMESTAMPTZ
-    if isinstance(sql_type, BigInteger):
-        return PgType.INT8
-    if isinstance(sql_type, Integer):
-        return PgType.INT4
-    if isinstance(sql_type, Boolean):
-        return PgType.BOOL
-    if isinstance(sql_type, Date):
-        return PgType.DATE
-    return PgType.TEXT
 
 
 def _constant(value: Any, count: int, arrow_type: pa.DataType) -> pa.Array:
@@ -65,7 +49,7 @@ class CategoryWriter:
         self.postgresql = connection.dialect.name == "postgresql"
         self._staging: str | None = None
         self._locked = False
-        self._pg_types = [_pg_type(self.table.c[name].type) for name in self.all_columns]
+        self._pg_types = [pg_type(self.table.c[name].type) for name in self.all_columns]
         kinds = {c.db_name: c.kind for c in category.columns}
         self._dates = {n for n, k in kinds.items() if k in (Kind.DATE, Kind.MONTH)}
         self._bools = {n for n, k in kinds.items() if k is Kind.BOOL}
@@ -117,6 +101,7 @@ class CategoryWriter:
         raw: Any = self.connection.connection.driver_connection
         table = self.table.name
         columns = ", ".join(self.all_columns)
+        statement = copy_statement(table, self.all_columns)
         payload = encode(self._arrow_table(rows, lineage), self._pg_types)
         with raw.cursor() as cursor:
             if not self._locked:
@@ -125,12 +110,7 @@ class CategoryWriter:
                 )
                 self._locked = True
             try:
-                with (
-                    raw.transaction(),
-                    cursor.copy(
-                        f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT binary)"
-                    ) as copy,
-                ):
+                with raw.transaction(), cursor.copy(statement) as copy:
                     copy.write(payload)
             except pg_errors.UniqueViolation:
                 pass  # some keys exist: upsert instead
@@ -144,9 +124,7 @@ class CategoryWriter:
                 )
             else:
                 cursor.execute(f"TRUNCATE {self._staging}")
-            with cursor.copy(
-                f"COPY {self._staging} ({columns}) FROM STDIN WITH (FORMAT binary)"
-            ) as copy:
+            with cursor.copy(copy_statement(self._staging, self.all_columns)) as copy:
                 copy.write(payload)
             cursor.execute(f"ANALYZE {self._staging}")
             match = " AND ".join(f"t.{c} = s.{c}" for c in self.key_columns)

@@ -10,16 +10,16 @@ loans and their true default probabilities.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Connection, Engine, Table, insert, select
+from sqlalchemy import Connection, Engine, Table, select
 
 from finance.core import migrate
 from finance.core.dates import add_months
@@ -36,7 +36,7 @@ from finance.lending.models import (
     Repayment,
     SyntheticLoanTruth,
 )
-from finance.synth import identity
+from finance.synth import bulk, identity
 from finance.synth.demands import DemandSummary, load_demands
 from finance.synth.departments import observe
 from finance.synth.files import department_tables, write_table
@@ -47,8 +47,17 @@ from finance.synth.province import Province, SynthConfig, generate_province
 from products.models import LoanProduct, ProductVersion, VersionStatus
 from products.service import publish_synthetic_versions
 
-INSERT_BATCH = 5_000
-_RECORDED = dt.time(hour=2)  # when a synthetic repayment is recorded (10:00 Beijing time)
+_RECORDED = pd.Timedelta(hours=2)  # when a synthetic repayment is recorded (10:00 Beijing)
+_APPLICATION_TIMES = (
+    "applied_at",
+    "decided_at",
+    "submitted_at",
+    "data_collected_at",
+    "accepted_at",
+    "disbursed_at",
+    "offer_expires_at",
+    "status_changed_at",
+)
 INGESTED_BY = "finance synth"
 MANIFEST = "malformed.csv"
 Progress = Callable[[str, int, int], None]
@@ -157,6 +166,8 @@ class LoadSummary:
     loans: int = 0
     truths: int = 0
     demands: DemandSummary = field(default_factory=DemandSummary)
+    book_seconds: float = 0.0  # banks and products to the true PDs
+    demands_seconds: float = 0.0  # the demand market's simulation
 
     @property
     def rows_rejected(self) -> int:
@@ -190,28 +201,16 @@ def load(
             on_progress=report,
         )
     with engine.begin() as connection:
+        clock = time.perf_counter()
         _insert_book(connection, synthetic, summary)
+        summary.book_seconds = time.perf_counter() - clock
         summary.demands = load_demands(connection, synthetic.province)
+        summary.demands_seconds = time.perf_counter() - clock - summary.book_seconds
     return summary
 
 
 def _table_of(model: type[Base]) -> Table:
     return Base.metadata.tables[model.__tablename__]
-
-
-def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), INSERT_BATCH):
-        yield rows[start : start + INSERT_BATCH]
-
-
-def _insert_returning_ids(
-    connection: Connection, table: Table, rows: list[dict[str, Any]]
-) -> list[int]:
-    ids: list[int] = []
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    for batch in _batches(rows):
-        ids += [int(i) for i in connection.execute(statement, batch).scalars()]
-    return ids
 
 
 def _existing(connection: Connection, table: Table, codes: Iterable[str]) -> dict[str, int]:
@@ -220,12 +219,10 @@ def _existing(connection: Connection, table: Table, codes: Iterable[str]) -> dic
     return {str(code): int(row_id) for code, row_id in rows}
 
 
-def _utc(values: pd.Series) -> list[dt.datetime | None]:
-    return [None if pd.isna(v) else v.to_pydatetime().replace(tzinfo=dt.UTC) for v in values]
-
-
-def _day(values: pd.Series) -> list[dt.date | None]:
-    return [None if pd.isna(v) else v.date() for v in pd.to_datetime(values)]
+def _utc(values: pd.Series) -> pd.Series:
+    """The generator's naive times are UTC."""
+    localized: pd.Series = values.dt.tz_localize(dt.UTC)
+    return localized
 
 
 def _insert_book(
@@ -237,44 +234,38 @@ def _insert_book(
     seed = synthetic.config.seed
     banks_table = _table_of(Bank)
     products_table = _table_of(LoanProduct)
+    now = dt.datetime.now(dt.UTC)
     bank_ids = _existing(connection, banks_table, book.banks["code"])
     new_banks = book.banks[~book.banks["code"].isin(bank_ids)]
     if len(new_banks):
-        rows = [
-            {
-                "code": b.code,
-                "name": b.name,
-                "name_en": b.name_en,
-                "kind": b.kind,
-                "synthetic": True,
-            }
-            for b in new_banks.itertuples()
-        ]
-        bank_ids.update(
-            zip(
-                new_banks["code"], _insert_returning_ids(connection, banks_table, rows), strict=True
-            )
+        bank_rows = new_banks[["code", "name", "name_en", "kind"]].assign(
+            synthetic=True, created_at=now
         )
-        summary.banks = len(rows)
+        new_ids = bulk.insert_returning_ids(connection, banks_table, bank_rows)
+        bank_ids.update(zip(new_banks["code"], new_ids, strict=True))
+        summary.banks = len(bank_rows)
     product_ids = _existing(connection, products_table, book.products["code"])
     new_products = book.products[~book.products["code"].isin(product_ids)]
     if len(new_products):
-        records = new_products.to_dict("records")
-        identities = [
-            {"bank_id": bank_ids[p["bank_code"]], "code": p["code"], "synthetic": True}
-            for p in records
-        ]
-        new_ids = _insert_returning_ids(connection, products_table, identities)
+        product_rows = pd.DataFrame(
+            {
+                "bank_id": new_products["bank_code"].map(bank_ids),
+                "code": new_products["code"],
+                "synthetic": True,
+                "created_at": now,
+            }
+        )
+        new_ids = bulk.insert_returning_ids(connection, products_table, product_rows)
         product_ids.update(zip(new_products["code"], new_ids, strict=True))
         publish_synthetic_versions(
             connection,
             [
                 (product_id, bank_ids[p["bank_code"]], synthetic_terms(p))
-                for product_id, p in zip(new_ids, records, strict=True)
+                for product_id, p in zip(new_ids, new_products.to_dict("records"), strict=True)
             ],
             at=dt.datetime.combine(synthetic.config.start, dt.time(), dt.UTC),
         )
-        summary.products = len(identities)
+        summary.products = len(product_rows)
     truth_table = _table_of(SyntheticLoanTruth)
     already = connection.execute(
         select(truth_table.c.loan_id).where(truth_table.c.seed == seed).limit(1)
@@ -283,98 +274,49 @@ def _insert_book(
         return
     version_ids = _online_versions(connection, product_ids.values())
     applications = book.applications
-    times = {
-        name: _utc(applications[name])
-        for name in (
-            "applied_at",
-            "decided_at",
-            "submitted_at",
-            "data_collected_at",
-            "accepted_at",
-            "disbursed_at",
-            "offer_expires_at",
-            "status_changed_at",
-        )
-    }
-    application_rows = [
+    product_of = applications["product_code"].map(product_ids)
+    application_rows = pd.DataFrame(
         {
-            "uscc": application["uscc"],
-            "product_id": product_ids[application["product_code"]],
-            "product_version_id": version_ids.get(product_ids[application["product_code"]]),
-            "bank_id": bank_ids[application["bank_code"]],
-            "amount_fen": int(application["amount_fen"]),
-            "term_months": int(application["term_months"]),
-            "status": application["status"],
-            "repayment_method": application["repayment_method"],
-            "version": int(application["version"]),
+            "uscc": applications["uscc"],
+            "product_id": product_of,
+            "product_version_id": product_of.map(version_ids).astype("Int64"),
+            "bank_id": applications["bank_code"].map(bank_ids),
+            **{
+                name: applications[name]
+                for name in ("amount_fen", "term_months", "status", "repayment_method", "version")
+            },
             "channel": "online",
             "synthetic": True,
-            **{name: values[index] for name, values in times.items()},
+            **{name: _utc(applications[name]) for name in _APPLICATION_TIMES},
         }
-        for index, application in enumerate(
-            applications[
-                [
-                    "uscc",
-                    "product_code",
-                    "bank_code",
-                    "amount_fen",
-                    "term_months",
-                    "status",
-                    "repayment_method",
-                    "version",
-                ]
-            ].to_dict("records")
-        )
-    ]
-    applications_table = _table_of(LoanApplication)
-    loans_table = _table_of(Loan)
+    )
     application_ids = dict(
         zip(
             applications["ref"],
-            _insert_returning_ids(connection, applications_table, application_rows),
+            bulk.insert_returning_ids(connection, _table_of(LoanApplication), application_rows),
             strict=True,
         )
     )
     _insert_decisions(connection, book, application_ids)
-    loans = book.loans.assign(
-        application_id=book.loans["application_ref"].map(application_ids),
-        bank_id=book.loans["bank_code"].map(bank_ids),
-        product_id=book.loans["product_code"].map(product_ids),
+    loans = book.loans
+    loan_rows = loans.drop(
+        columns=["ref", "application_ref", "bank_code", "product_code", "rate_pct"]
+    ).assign(
+        application_id=loans["application_ref"].map(application_ids),
+        bank_id=loans["bank_code"].map(bank_ids),
+        product_id=loans["product_code"].map(product_ids),
+        rate_pct=pd.Series(
+            [Decimal(f"{rate:.2f}") for rate in loans["rate_pct"]], loans.index, dtype=object
+        ),
+        synthetic=True,
+        created_at=now,
     )
-    dates = {
-        name: _day(loans[name])
-        for name in ("disbursed_on", "maturity_on", "defaulted_on", "settled_on", "dpd_as_of")
-    }
-    loan_rows = [
-        {
-            "application_id": int(loan["application_id"]),
-            "uscc": loan["uscc"],
-            "bank_id": int(loan["bank_id"]),
-            "product_id": int(loan["product_id"]),
-            "amount_fen": int(loan["amount_fen"]),
-            "term_months": int(loan["term_months"]),
-            "rate_pct": Decimal(f"{loan['rate_pct']:.2f}"),
-            "guarantee": loan["guarantee"],
-            **{name: values[index] for name, values in dates.items()},
-            "status": loan["status"],
-            "days_past_due": int(loan["days_past_due"]),
-            "max_days_past_due": int(loan["max_days_past_due"]),
-            "contract_no": loan["contract_no"],
-            "method": loan["method"],
-            "fees_fen": int(loan["fees_fen"]),
-            "apr_pct": loan["apr_pct"],
-            "synthetic": True,
-        }
-        for index, loan in enumerate(loans.to_dict("records"))
-    ]
-    loan_ids = _insert_returning_ids(connection, loans_table, loan_rows)
-    _insert_schedules(connection, book, dict(zip(book.loans["ref"], loan_ids, strict=True)))
-    truth_rows = [
-        {"loan_id": loan_id, "true_pd": float(pd_value), "seed": seed}
-        for loan_id, pd_value in zip(loan_ids, book.truth["true_pd"], strict=True)
-    ]
-    for batch in _batches(truth_rows):
-        connection.execute(insert(truth_table), batch)
+    loan_ids = bulk.insert_returning_ids(connection, _table_of(Loan), loan_rows)
+    _insert_schedules(connection, book, dict(zip(loans["ref"], loan_ids, strict=True)))
+    truth_rows = pd.DataFrame(
+        {"loan_id": loan_ids, "true_pd": book.truth["true_pd"].to_numpy(), "seed": seed}
+    )
+    bulk.insert(connection, truth_table, truth_rows)
     summary.applications = len(application_rows)
     summary.loans = len(loan_rows)
     summary.truths = len(truth_rows)
@@ -397,70 +339,41 @@ def _insert_decisions(
 ) -> None:
     """The decision of every decided application and every application's transitions."""
     decisions = book.decisions
-    decided_at = _utc(decisions["decided_at"])
-    offers = ("amount_fen", "term_months", "fees_fen")
-    rows = [
-        {
-            "application_id": application_ids[decision["application_ref"]],
-            "outcome": decision["outcome"],
-            "decided_at": decided_at[index],
-            "model_version": decision["model_version"],
-            "pd": float(decision["pd"]),
-            "score": int(decision["score"]),
-            "band": decision["band"],
-            "reasons": decision["reasons"],
-            "rules": [],
-            "data_reads": {},
-            **{name: None if pd.isna(decision[name]) else int(decision[name]) for name in offers},
-            "method": decision["method"],
-            "annual_rate_pct": decision["annual_rate_pct"],
-            "apr_pct": decision["apr_pct"],
-            "schedule": decision["schedule"],
-        }
-        for index, decision in enumerate(decisions.to_dict("records"))
-    ]
-    for batch in _batches(rows):
-        connection.execute(insert(_table_of(ApplicationDecision)), batch)
+    count = len(decisions)
+    decision_rows = decisions.drop(columns="application_ref").assign(
+        application_id=decisions["application_ref"].map(application_ids),
+        decided_at=_utc(decisions["decided_at"]),
+        rules=pd.Series([[] for _ in range(count)], decisions.index, dtype=object),
+        data_reads=pd.Series([{} for _ in range(count)], decisions.index, dtype=object),
+        **{
+            name: decisions[name].astype("Int64")
+            for name in ("amount_fen", "term_months", "fees_fen")
+        },
+    )
+    bulk.insert(connection, _table_of(ApplicationDecision), decision_rows)
     transitions = book.transitions
-    at = [value.to_pydatetime() for value in transitions["at"]]
-    transition_rows = [
-        {
-            "application_id": application_ids[ref],
-            "event": event,
-            "from_status": source,
-            "to_status": target,
-            "actor": actor,
-            "at": at[index],
-        }
-        for index, (ref, event, source, target, actor) in enumerate(
-            zip(
-                transitions["application_ref"],
-                transitions["event"],
-                transitions["from_status"],
-                transitions["to_status"],
-                transitions["actor"],
-                strict=True,
-            )
-        )
-    ]
-    for batch in _batches(transition_rows):
-        connection.execute(insert(_table_of(ApplicationTransition)), batch)
+    transition_rows = transitions.drop(columns="application_ref").assign(
+        application_id=transitions["application_ref"].map(application_ids)
+    )
+    bulk.insert(connection, _table_of(ApplicationTransition), transition_rows)
 
 
 def _insert_schedules(connection: Connection, book: LoanBook, loan_ids: dict[str, int]) -> None:
     """Every loan's instalments and repayments."""
-    for model, frame in ((Instalment, book.instalments), (Repayment, book.repayments)):
-        records = frame.to_dict("records")
-        rows = [
-            {
-                **{str(name): value for name, value in record.items() if name != "loan_ref"},
-                "loan_id": loan_ids[record["loan_ref"]],
-            }
-            for record in records
-        ]
-        if model is Repayment:  # recorded on the day paid
-            for row in rows:
-                row["recorded_by"] = INGESTED_BY
-                row["recorded_at"] = dt.datetime.combine(row["paid_on"], _RECORDED, dt.UTC)
-        for batch in _batches(rows):
-            connection.execute(insert(_table_of(model)), batch)
+    instalments = book.instalments
+    bulk.insert(
+        connection,
+        _table_of(Instalment),
+        instalments.drop(columns="loan_ref").assign(loan_id=instalments["loan_ref"].map(loan_ids)),
+    )
+    repayments = book.repayments
+    paid_on = pd.to_datetime(repayments["paid_on"])
+    bulk.insert(
+        connection,
+        _table_of(Repayment),
+        repayments.drop(columns="loan_ref").assign(
+            loan_id=repayments["loan_ref"].map(loan_ids),
+            recorded_by=INGESTED_BY,  # recorded on the day paid
+            recorded_at=_utc(paid_on + _RECORDED),
+        ),
+    )

@@ -6,16 +6,30 @@ exactly what was encoded."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pytest
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Connection,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    Numeric,
+    SmallInteger,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 from finance.govdata.categories import get_category
 from finance.govdata.models import data_table
-from finance.ingestion.pgcopy import PgType, encode
+from finance.ingestion.pgcopy import PgType, encode, pg_type
 from finance.ingestion.validation import validate_chunk
 from finance.ingestion.writer import CategoryWriter
 from tests.builders import months, registration_row, tax_row, uscc
@@ -158,3 +172,61 @@ def test_binary_copy_reads_back_what_was_encoded(engine: Engine) -> None:
     assert [tuple(row) for row in rows] == [
         tuple(values[name][i].as_py() for name in values) for i in range(table.num_rows)
     ]
+
+
+def test_binary_copy_reads_back_floats_numerics_and_json(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's COPY format")
+    numbers = ["5.14", "0", "-0.0001", "123.4567", None, "-999.9999"]
+    whole = [10**17, -12_345_678_901_234, 0, None, 10_000, 9_999]
+    values = {
+        "f": pa.array([0.1, -1e300, None, 5e-324, float("inf"), 2.0 / 3]),
+        # numeric(7, 4), numeric(18, 0), and an unconstrained numeric that keeps the scale
+        "rate": pa.array([None if n is None else Decimal(n) for n in numbers], pa.decimal128(7, 4)),
+        "big": pa.array([None if n is None else Decimal(n) for n in whole], pa.decimal128(18, 0)),
+        "free": pa.array(
+            [
+                Decimal("1.50"),
+                Decimal("-2"),
+                None,
+                Decimal("0.001"),
+                Decimal("7"),
+                Decimal("100000000.5"),
+            ],
+            pa.decimal128(12, 3),
+        ),
+        "j": pa.array(['{"zh": "近6个月有欠税记录"}', "[]", None, '[{"n": 1}]', "{}", '"x"']),
+    }
+    table = pa.table(values)
+    types = [PgType.FLOAT8, PgType.NUMERIC, PgType.NUMERIC, PgType.NUMERIC, PgType.TEXT]
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TEMP TABLE copied (n serial, f double precision, rate numeric(7, 4), "
+                "big numeric(18, 0), free numeric, j json)"
+            )
+        )
+        raw: Any = connection.connection.driver_connection
+        with (
+            raw.cursor() as cursor,
+            cursor.copy("COPY copied (f, rate, big, free, j) FROM STDIN (FORMAT binary)") as copy,
+        ):
+            copy.write(encode(table, types, rows_per_block=4))
+        rows = connection.execute(
+            text("SELECT f, rate, big, free::text, j::text FROM copied ORDER BY n")
+        ).all()
+    assert [row[0] for row in rows] == values["f"].to_pylist()
+    assert [row[1] for row in rows] == [None if n is None else Decimal(n) for n in numbers]
+    assert [row[2] for row in rows] == [None if n is None else Decimal(n) for n in whole]
+    assert [row[3] for row in rows] == ["1.500", "-2.000", None, "0.001", "7.000", "100000000.500"]
+    assert [row[4] for row in rows] == values["j"].to_pylist()  # json keeps its text
+
+
+def test_the_sql_types_the_encoder_writes() -> None:
+    assert pg_type(Numeric(7, 4)) is PgType.NUMERIC
+    assert pg_type(Float()) is PgType.FLOAT8
+    assert pg_type(JSON()) is PgType.TEXT
+    assert pg_type(BigInteger().with_variant(Integer(), "sqlite")) is PgType.INT8
+    for unwritten in (JSONB(), SmallInteger(), Float(precision=24), DateTime()):
+        with pytest.raises(ValueError, match=r"not written|no binary COPY"):
+            pg_type(unwritten)

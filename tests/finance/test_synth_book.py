@@ -21,8 +21,11 @@ from typer.testing import CliRunner
 
 from credit.dataset import loan_outcomes
 from finance.cli.main import app
+from finance.core import migrate
 from finance.core.dates import add_months
+from finance.core.db import Base, make_engine
 from finance.core.settings import Settings
+from finance.institutions.models import Bank
 from finance.lending import accounting
 from finance.lending.models import (
     ApplicationDecision,
@@ -32,17 +35,20 @@ from finance.lending.models import (
     Loan,
     LoanApplication,
     Repayment,
+    SyntheticLoanTruth,
 )
 from finance.lending.schedule import RepaymentMethod, schedule
 from finance.lending.states import TRANSITIONS, Event
 from finance.synth import repayments
 from finance.synth.province import SynthConfig
-from finance.synth.service import generate
+from finance.synth.service import generate, load, write
+from products.models import LoanProduct
 
 END = dt.date(2026, 9, 30)
 ARGS = ["synth", "--enterprises", "400", "--months", "30", "--seed", "7", "--end", "2026-09"]
 CONFIG = SynthConfig(enterprises=400, months=30, seed=7, end=dt.date(2026, 9, 1))
 COUNTED = (Loan, Instalment, Repayment, ApplicationDecision, ApplicationTransition)
+LOADED = (LoanApplication, *COUNTED)
 
 
 def _counts(session: Session) -> dict[str, int]:
@@ -163,6 +169,32 @@ def test_the_loaded_synthetic_book_follows_the_loan_book_rules(
     assert json.loads(again.stdout)["loaded"]["loans"] == 0
     with Session(engine) as session:
         assert _counts(session) == before
+
+
+def test_postgresql_copy_writes_the_rows_sqlite_inserts(engine: Engine, tmp_path: Path) -> None:
+    """The loan book COPYed into PostgreSQL is, row for row, what SQLAlchemy's inserts
+    write into SQLite: ids, the references between the tables and every value (only the
+    load's own time differs)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("compares PostgreSQL's COPY with SQLite's inserts")
+    synthetic = generate(SynthConfig(enterprises=200, months=18, seed=11, end=END))
+    paths = write(synthetic, tmp_path / "files")
+    sqlite = make_engine(f"sqlite:///{tmp_path / 'inserted.db'}")
+    try:
+        migrate.upgrade(sqlite)
+        for database in (engine, sqlite):
+            load(database, synthetic, paths)
+        for model in (*LOADED, SyntheticLoanTruth, Bank, LoanProduct):
+            table = Base.metadata.tables[model.__tablename__]
+            statement = select(*(c for c in table.c if c.name != "created_at")).order_by(
+                *table.primary_key.columns
+            )
+            with engine.connect() as copied, sqlite.connect() as inserted:
+                rows = copied.execute(statement).all()
+                assert rows == inserted.execute(statement).all(), table.name
+                assert rows, table.name
+    finally:
+        sqlite.dispose()
 
 
 def test_defaults_fall_inside_twelve_months_and_agree_with_the_truth() -> None:

@@ -9,6 +9,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +20,17 @@ from authz.models import ConsentEvent
 from finance.core.db import session_factory
 from finance.core.errors import Conflict
 from finance.lending import accounting, book
-from finance.lending.models import Loan, Repayment
+from finance.lending.models import (
+    ApplicationDecision,
+    ApplicationTransition,
+    Instalment,
+    Loan,
+    LoanApplication,
+    Repayment,
+)
 from finance.lending.schedule import RepaymentMethod, apr, schedule
+from finance.synth.province import SynthConfig
+from finance.synth.service import generate, load, write
 from tests.authz.support import BASE, World, dpop_proof
 from tests.lending.support import Journey, online_version
 from tests.lending.test_applications import _decide, _second_bank
@@ -266,6 +276,45 @@ def test_the_bank_book_lists_only_its_loans(world: World, journey: Journey) -> N
         json={"amount_fen": 100, "paid_on": "2026-02-01"},
     )
     assert other.status_code == 404
+
+
+def test_after_a_synthetic_load_the_flow_and_the_book_add_rows_past_it(
+    world: World, journey: Journey, engine: Engine, tmp_path: Path
+) -> None:
+    """The synthetic loan book is COPYed on PostgreSQL with ids drawn from the tables'
+    own sequences: an application, its transitions and decision, the loan, its
+    instalments and a repayment made through the API afterwards get ids past it."""
+    synthetic = generate(SynthConfig(enterprises=200, months=18, seed=11, end=dt.date(2026, 9, 1)))
+    load(engine, synthetic, write(synthetic, tmp_path / "synth"))
+    tables = (
+        LoanApplication,
+        ApplicationTransition,
+        ApplicationDecision,
+        Loan,
+        Instalment,
+        Repayment,
+    )
+    with world.sessions() as session:
+        last = {model: session.scalar(select(func.max(model.id))) or 0 for model in tables}
+        assert session.scalar(select(func.count()).where(Loan.synthetic)) == len(
+            synthetic.book.loans
+        )
+    application_id = _accepted(world, journey)
+    loan = _disburse(journey, application_id)
+    paid = _repay(journey, loan["id"], 100, "2026-02-01")
+    assert paid.status_code == 201, paid.text
+    assert application_id > last[LoanApplication]
+    assert loan["id"] > last[Loan]
+    assert paid.json()["id"] > last[Repayment]
+    with world.sessions() as session:
+        for model, owner in (
+            (ApplicationTransition, ApplicationTransition.application_id == application_id),
+            (ApplicationDecision, ApplicationDecision.application_id == application_id),
+            (Instalment, Instalment.loan_id == loan["id"]),
+        ):
+            ids = session.scalars(select(model.id).where(owner)).all()
+            assert ids, model.__tablename__
+            assert min(ids) > last[model], model.__tablename__
 
 
 def _race_on_loan(engine: Engine, loan_id: int, changes: dict[str, Any]) -> dict[str, str]:

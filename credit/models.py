@@ -1,5 +1,6 @@
-"""Tables of the credit component: the model registry, the scores it produced and the
-industry employment index the features read."""
+"""Tables of the credit component: the model registry, the scores it produced, and two
+derived tables the features read: the monthly series packed per enterprise and the
+industry employment index."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from finance.core.db import Base
@@ -72,3 +83,20 @@ class IndustryIndex(Base):
     period: Mapped[dt.date] = mapped_column(Date, primary_key=True)  # first day of the month
     value: Mapped[float] = mapped_column(Float)
     enterprises: Mapped[int] = mapped_column(Integer)  # matched in this month and the one before
+
+
+class MonthlySeries(Base):
+    """One enterprise's monthly measures from one monthly category table (tax, social
+    insurance, ...), every month from the first to the last on record, packed as
+    little-endian float64 ``[measures, months]`` with NaN where a month has no value
+    (``credit.features.series``). Derived data: written with the category's rows by
+    ingestion, in the same transaction; ``finance credit rebuild-series`` rewrites it
+    from the data tables."""
+
+    __tablename__ = "credit_series"
+
+    uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_month: Mapped[dt.date] = mapped_column(Date)  # first day of the first month held
+    months: Mapped[int] = mapped_column(Integer)
+    packed: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,7 +1,8 @@
 """Reading the rows the features need, for one enterprise or many, into ``Inputs``.
 
-Each source is one ``Branch``: a monthly category table, an event table, the enterprise
-registry or the industry index of the enterprises' sections. Its SELECT is written once,
+Each source is one ``Branch``: the packed monthly series of the enterprises
+(``credit.features.series``), an event table, the enterprise registry or the industry index
+of the enterprises' sections. Its SELECT is written once,
 in SQLAlchemy, and restricted to the enterprises asked for in one of three ways (one
 USCC, a USCC range, a list of USCCs) and to the dates the requests can use. Dates come
 back as day numbers (``DayNumber``), so decoding them is integer arithmetic.
@@ -37,6 +38,7 @@ from sqlalchemy import (
     Date,
     Float,
     Integer,
+    LargeBinary,
     Select,
     String,
     bindparam,
@@ -47,54 +49,28 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from credit.features.catalogue import CATEGORICAL, MONTHS
+from credit.features.days import DayNumber, month_numbers
 from credit.features.inputs import (
     EPOCH,
     EVENTS,
     MEASURES,
-    MONTHLY,
     MONTHLY_TABLES,
     NULLABLE_NUMBERS,
-    RANKS,
     Array,
     Events,
     Inputs,
-    M,
     month_start,
 )
+from credit.features.series import unpack_into
 from credit.industry import STALE_MONTHS
-from credit.models import IndustryIndex
+from credit.models import IndustryIndex, MonthlySeries
 from finance.enterprises.models import Enterprise
 from finance.govdata.models import data_table
 
 IN_LIST_SIZE = 2000
-EPOCH_MONTH = EPOCH.year * 12 + EPOCH.month - 1
-
-
-class DayNumber(FunctionElement[int]):
-    """Days since 1970-01-01 of a DATE column, computed by the database (NULL stays
-    NULL): integers decode with one numpy call, where date objects (or SQLite's ISO
-    text) cost a Python call each."""
-
-    type = BigInteger()
-    inherit_cache = True
-
-
-@compiles(DayNumber, "sqlite")
-def _day_number_sqlite(element: DayNumber, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite stores dates as ISO text; julianday of a date is a whole day plus .5.
-    return f"CAST(julianday({compiler.process(element.clauses, **kw)}) - 2440587.5 AS INTEGER)"
-
-
-@compiles(DayNumber)
-def _day_number(element: DayNumber, compiler: SQLCompiler, **kw: Any) -> str:
-    # PostgreSQL: date - date is an integer number of days.
-    return f"({compiler.process(element.clauses, **kw)} - DATE '1970-01-01')"
 
 
 class Kind(Enum):
@@ -103,10 +79,11 @@ class Kind(Enum):
     INT = BigInteger
     FLOAT = Float
     TEXT = String
+    BLOB = LargeBinary
 
 
 class Source(Enum):
-    MONTHLY = "monthly"
+    SERIES = "series"
     EVENT = "event"
     REGISTRY = "registry"
     INDUSTRY = "industry"
@@ -131,10 +108,8 @@ def _restrict(column: Any, restriction: Restriction) -> ColumnElement[bool]:
     return condition
 
 
-# Date bounds, bound per call: monthly rows from ``first_month`` to before ``month_end``
-# (the requests' windows), events before ``before`` (the latest as-of date), industry
-# months from ``industry_from``.
-_FIRST_MONTH = bindparam("first_month", type_=Date)
+# Date bounds, bound per call: events before ``before`` (the latest as-of date), industry
+# months from ``industry_from`` to before ``month_end``. The series hold every month.
 _MONTH_END = bindparam("month_end", type_=Date)
 _BEFORE = bindparam("before", type_=Date)
 _INDUSTRY_FROM = bindparam("industry_from", type_=Date)
@@ -144,6 +119,8 @@ _NULL: ColumnElement[Any] = literal_column("NULL")  # rendered bare, without a l
 
 
 def _kind(column: Any) -> Kind:
+    if isinstance(column.type, LargeBinary):
+        return Kind.BLOB
     if isinstance(column.type, String):
         return Kind.TEXT
     if isinstance(column.type, Float):
@@ -199,11 +176,8 @@ class Branch:
         else:
             key = table.c.uscc
             where = [_restrict(key, restriction)]
-            date = table.c[self.date_column]
-            if self.source is Source.MONTHLY:
-                where += [date >= _FIRST_MONTH, date < _MONTH_END]
-            elif self.source is Source.EVENT:
-                where.append(date < _BEFORE)
+            if self.source is Source.EVENT:
+                where.append(table.c[self.date_column] < _BEFORE)
         day = DayNumber(table.c[self.date_column])
         own = [self.expression(table, c) for c in self.columns]
         if layout is None:
@@ -225,20 +199,15 @@ class Branch:
         return 1, 2, [layout[c] for c in self.columns]
 
 
-def _monthly_columns(table_name: str) -> tuple[str, ...]:
-    columns: list[str] = []
-    for table, sources in MONTHLY.values():
-        if table == table_name:
-            columns += [c for c in sources if c not in columns]
-    return tuple(columns)
-
-
 REGISTRY_COLUMNS = ("registered_capital_fen", *CATEGORICAL)  # founded_on is the date
 
 BRANCHES: tuple[Branch, ...] = (
-    *(
-        Branch(t, Source.MONTHLY, data_table(t), "period", _monthly_columns(t))
-        for t in MONTHLY_TABLES
+    Branch(
+        "series",
+        Source.SERIES,
+        MonthlySeries.__table__,
+        "first_month",
+        ("category", "months", "packed"),
     ),
     *(Branch(t, Source.EVENT, data_table(t), d, c) for t, (d, c) in EVENTS.items()),
     Branch("registry", Source.REGISTRY, Enterprise.__table__, "founded_on", REGISTRY_COLUMNS),
@@ -309,26 +278,6 @@ class Requests:
         self.months_end = month_numbers(self.as_of_day)
 
 
-# Month index of every day from 1970 to 2199: a day number's month is one look-up
-# (numpy's calendar conversion costs several microseconds a call, which the single
-# enterprise path pays for every branch).
-_MONTH_OF_DAY: NDArray[np.int64] = (
-    np.arange((dt.date(2200, 1, 1) - EPOCH).days).astype("datetime64[D]").astype("datetime64[M]")
-).astype(np.int64) + np.int64(EPOCH_MONTH)
-_MONTH_OF_DAY.setflags(write=False)
-
-
-def month_numbers(days: NDArray[np.int64]) -> NDArray[np.int64]:
-    """Month index (year * 12 + month - 1) of each day number."""
-    if days.size and 0 <= days.min() and days.max() < len(_MONTH_OF_DAY):
-        looked_up: NDArray[np.int64] = _MONTH_OF_DAY[days]
-        return looked_up
-    months: NDArray[np.int64] = days.astype("datetime64[D]").astype("datetime64[M]").astype(
-        np.int64
-    ) + np.int64(EPOCH_MONTH)
-    return months
-
-
 class _Matcher:
     """Which request(s) each row belongs to, by its USCC: a row of an enterprise with
     several requests (several loans in a training set) is used once per request."""
@@ -393,7 +342,6 @@ def read_also(
     without one): for one enterprise in the same round trip as its rows."""
     months_end = requests.months_end
     bounds = {
-        "first_month": month_start(int(months_end.min()) - MONTHS),
         "month_end": month_start(int(months_end.max())),
         "before": EPOCH + dt.timedelta(days=int(requests.as_of_day.max())),
         "industry_from": month_start(int(months_end.min()) - STALE_MONTHS),
@@ -480,27 +428,8 @@ def decode(
             industry_rows.append((keys, list(values[0]), _ints(columns[day_at])))
             continue
         row, request = matcher.match(keys)
-        if branch.source is Source.MONTHLY:
-            day = _ints(columns[day_at])[row]
-            offset = month_numbers(day) - (months_end[request] - MONTHS)
-            keep = (offset >= 0) & (offset < MONTHS)
-            row, request, offset = row[keep], request[keep], offset[keep]
-            by_column = dict(zip(branch.columns, values, strict=True))
-            for measure, (table, sources) in MONTHLY.items():
-                if table != branch.name:
-                    continue
-                if measure in RANKS:
-                    ranks = RANKS[measure]
-                    grades = by_column[sources[0]]
-                    measured = np.array(
-                        [np.nan if v is None else ranks.get(v, np.nan) for v in grades],
-                        dtype=np.float64,
-                    )
-                else:
-                    measured = _floats(by_column[sources[0]])
-                    for column in sources[1:]:
-                        measured = measured + _floats(by_column[column])
-                panel[request, M[measure], offset] = measured[row]
+        if branch.source is Source.SERIES:
+            _unpack_series(panel, row, request, months_end, columns[day_at], values)
         elif branch.source is Source.EVENT:
             day = _ints(columns[day_at])[row]
             keep = day < requests.as_of_day[request]
@@ -534,6 +463,35 @@ def decode(
         capital_fen=capital,
         categories=categories,
     )
+
+
+def _unpack_series(
+    panel: Array,
+    row: NDArray[np.intp],
+    request: NDArray[np.intp],
+    months_end: NDArray[np.int64],
+    first_days: Sequence[Any],
+    values: list[Sequence[Any]],
+) -> None:
+    """The series rows (category, months, packed values; matched to their requests) into
+    the panel, one ``frombuffer`` per category and series length."""
+    category = np.asarray(values[0], dtype=object)[row]
+    months = _ints(values[1])[row]
+    first = month_numbers(_ints(first_days))[row]
+    blobs = values[2]
+    for table in MONTHLY_TABLES:
+        of_table = category == table
+        for length in np.unique(months[of_table]).tolist():
+            chosen = np.flatnonzero(of_table & (months == length))
+            unpack_into(
+                panel,
+                request[chosen],
+                months_end[request[chosen]] - MONTHS,
+                table,
+                first[chosen],
+                length,
+                [blobs[r] for r in row[chosen].tolist()],
+            )
 
 
 def _industry(

@@ -413,3 +413,19 @@ def monitor(
     else:
         console.print(render_text(report), highlight=False, markup=False)
         console.print(f"report: {path}")
+
+
+@app.command("rebuild-series")
+def rebuild_series(as_json: JsonOpt = False) -> None:
+    """Rewrite the packed monthly series the features read from the data tables (needed
+    only after rows were changed outside ingestion, which keeps them current)."""
+    from credit.features import series
+
+    started = time.perf_counter()
+    with transaction() as session:
+        written = series.rebuild(session.connection())
+    result = {"series": written, "seconds": round(time.perf_counter() - started, 2)}
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"rewrote {written} series in {result['seconds']}s")

@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from credit.features import series
 from finance.core.types import utcnow
 from finance.enterprises.models import Enterprise
 from finance.enterprises.registry import refresh_from_registration
@@ -301,6 +302,11 @@ class _FileLoad:
             )
             known = None if category.creates_enterprises else _known_usccs(connection)
             writer = CategoryWriter(connection, category)
+            # The credit features read monthly categories through the packed series:
+            # the accepted rows are written over them at the end, in this transaction.
+            loaded = (
+                series.LoadedRows(category.name) if category.name in series.MEASURES_OF else None
+            )
             now = utcnow()
             pending: Future[int] | None = None
             for chunk in read_chunks(self.facts, self.header, self.chunk_rows, bad_lines):
@@ -319,6 +325,8 @@ class _FileLoad:
                     ingested_at=now,
                     as_of=self.as_of,
                 )
+                if loaded is not None:
+                    loaded.add(checked.accepted)
                 result.rows_read += checked.rows_read + len(bad_lines)
                 result.rows_accepted += len(checked.accepted)
                 rejections = checked.rejections
@@ -331,6 +339,8 @@ class _FileLoad:
                     self.on_progress(result.rows_read, self.facts.rows_estimate)
             if pending is not None:
                 result.rows_written += pending.result()
+            if loaded is not None and result.rows_written:
+                loaded.merge(connection)
             if bad_lines:
                 self._note(report, _bad_line_rejections(bad_lines))
                 result.rows_read += len(bad_lines)

@@ -25,6 +25,7 @@ from authz.clock import FrozenClock
 from authz.consents import service as consents
 from authz.models import ClientStatus, OAuthClient, Role, User, UserKind
 from authz.oauth.dpop import access_token_hash
+from credit.features import series
 from finance.enterprises.models import Enterprise
 from finance.enterprises.uscc import with_check_character
 from finance.govdata.models import data_table
@@ -49,7 +50,11 @@ def uscc_for(serial: int, city: str = "410100") -> str:
     return with_check_character(f"91{city}MA{serial:07d}"[:17])
 
 
-def add_enterprise(session: Session, serial: int, city: str = "410100") -> str:
+def add_enterprise(
+    session: Session, serial: int, city: str = "410100", *, with_series: bool = True
+) -> str:
+    """An enterprise with twelve months of tax data; ``with_series``: and its packed
+    series, as ingestion writes them (not on a schema from before ``credit_series``)."""
     uscc = uscc_for(serial, city)
     batch = IngestBatch(
         category="tax",
@@ -104,6 +109,8 @@ def add_enterprise(session: Session, serial: int, city: str = "410100") -> str:
             }
         )
     session.execute(insert(data_table("tax")), rows)
+    if with_series:
+        series.refresh(session.connection(), "tax", [uscc])
     session.flush()
     return uscc
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from credit.features import series
 from finance.enterprises.models import Enterprise
 from finance.govdata.categories import REGISTRY
 from finance.govdata.models import data_table
@@ -117,6 +118,8 @@ class DataBuilder:
         self.session.flush()
         for category, records in self._pending.items():
             self.session.execute(insert(data_table(category)), records)
+            # As ingestion does: the packed monthly series the features read.
+            series.refresh(self.session.connection(), category, {r["uscc"] for r in records})
         self._pending.clear()
         self.session.flush()
 

@@ -39,7 +39,7 @@ def test_old_products_become_version_one(engine: Engine) -> None:
                 {"code": code, "status": status, "now": now},
             )
     with Session(engine) as session, session.begin():
-        uscc = add_enterprise(session, 7)
+        uscc = add_enterprise(session, 7, with_series=False)  # no credit_series yet
     with engine.begin() as connection:
         connection.execute(
             text(

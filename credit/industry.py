@@ -20,47 +20,60 @@ the online score reads one row.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from credit.models import IndustryIndex
+from credit.features.days import DayNumber, month_numbers
+from credit.features.series import DTYPE, MEASURES_OF
+from credit.models import IndustryIndex, MonthlySeries
 from finance.enterprises.models import Enterprise
-from finance.govdata.models import data_table
 
 LEVEL_MONTHS = 36
 MIN_MONTHS = 12
-STALE_MONTHS = 3
+SOURCE = "social_insurance"
+EMPLOYEES = MEASURES_OF[SOURCE].index("si_employees")  # its row in the packed series
 
 
 def compute(session: Session) -> pd.DataFrame:
     """The index of every section and month: columns section, period (first day of the
     month), value, enterprises."""
-    # Driver SQL on the session's connection: two million rows come back in half the time
-    # the ORM's Row objects take.
-    insured = data_table("social_insurance").name
-    cursor = session.connection().connection.cursor()
-    try:
-        cursor.execute(
-            "SELECT e.industry_section, s.uscc, s.period, s.insured_employees"
-            f" FROM {insured} s JOIN {Enterprise.__tablename__} e ON e.uscc = s.uscc"
-            " WHERE s.insured_employees IS NOT NULL AND e.industry_section IS NOT NULL"
-            " ORDER BY s.uscc, s.period"
+    # The insured employees of each enterprise as its packed monthly series holds them
+    # (``credit.features.series``): one row per enterprise instead of one per month.
+    rows = session.execute(
+        select(
+            Enterprise.industry_section,
+            DayNumber(MonthlySeries.first_month),
+            MonthlySeries.months,
+            MonthlySeries.packed,
         )
-        reports = pd.DataFrame.from_records(
-            cursor.fetchall(), columns=["section", "uscc", "period", "employees"]
-        )
-    finally:
-        cursor.close()
+        .join(Enterprise, Enterprise.uscc == MonthlySeries.uscc)
+        .where(MonthlySeries.category == SOURCE, Enterprise.industry_section.is_not(None))
+        .order_by(MonthlySeries.uscc)
+    ).all()
     columns = ["section", "period", "value", "enterprises"]
-    if reports.empty:
+    if not rows:
         return pd.DataFrame(columns=columns)
-    uscc = reports["uscc"].to_numpy()
-    month = _month_numbers(reports["period"])
+    sections, first_days, lengths, packed = zip(*rows, strict=True)
+    length = np.array(lengths, dtype=np.int64)
+    starts = np.cumsum(length) - length
+    at = EMPLOYEES * DTYPE.itemsize  # the measure's months lie one after another
+    flat = np.frombuffer(
+        b"".join(
+            p[at * n : at * n + DTYPE.itemsize * n] for p, n in zip(packed, lengths, strict=True)
+        ),
+        dtype=DTYPE,
+    )
+    owner = np.repeat(np.arange(len(rows)), length)
+    month = np.repeat(month_numbers(np.array(first_days, dtype=np.int64)), length)
+    month = month + np.arange(len(flat)) - np.repeat(starts, length)
+    reported = ~np.isnan(flat)
+    uscc, month = owner[reported], month[reported]  # reports, by enterprise and month
+    reports = pd.DataFrame(
+        {"section": np.asarray(sections, dtype=object)[uscc], "employees": flat[reported]}
+    )
     log_employees = np.log1p(reports["employees"].to_numpy(dtype=np.float64))
     # Row i is matched when row i - 1 is the same enterprise's report of the month before.
     matched = np.zeros(len(reports), dtype=bool)
@@ -111,13 +124,6 @@ def refresh(session: Session) -> int:
         session.execute(insert(IndustryIndex), records)
     session.flush()
     return len(values)
-
-
-def _month_numbers(periods: pd.Series[Any]) -> NDArray[np.int64]:
-    """Month index (year * 12 + month - 1) of periods as the driver gives them."""
-    months = pd.to_datetime(periods).to_numpy(dtype="datetime64[M]").astype(np.int64)
-    numbers: NDArray[np.int64] = months + 1970 * 12
-    return numbers
 
 
 def _first_day(month: int) -> dt.date:

@@ -15,6 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 MONTHS = 24  # panel width: the 24 complete months before the as-of month
+STALE_MONTHS = (
+    3  # the industry index value: the latest month before the as-of month, at most this far back
+)
 DAYS_12M = 365
 DAYS_24M = 730
 

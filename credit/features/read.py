@@ -51,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from credit.features.catalogue import CATEGORICAL, MONTHS
+from credit.features.catalogue import CATEGORICAL, MONTHS, STALE_MONTHS
 from credit.features.days import DayNumber, month_numbers
 from credit.features.inputs import (
     EPOCH,
@@ -65,7 +65,6 @@ from credit.features.inputs import (
     month_start,
 )
 from credit.features.series import unpack_into
-from credit.industry import STALE_MONTHS
 from credit.models import IndustryIndex, MonthlySeries
 from finance.enterprises.models import Enterprise
 from finance.govdata.models import data_table

@@ -2,7 +2,11 @@
 
 - ``catalogue``: the features, their meaning and direction, the windows;
 - ``inputs``: what the computation takes in and which tables and columns it comes from;
-- ``read``: reading those rows through SQLAlchemy, for one enterprise or many;
+- ``series``: the monthly measures stored packed per enterprise and category, kept
+  current by ingestion;
+- ``days``: dates as day and month numbers, computed by the database;
+- ``read``: reading the series and the other rows through SQLAlchemy, for one enterprise
+  or many;
 - ``compute``: the features from the inputs (numpy, any number of requests);
 - ``service``: ``batch_features`` and ``enterprise_features``, one computation for both.
 """

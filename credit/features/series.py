@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sqlalchemy import Connection, bindparam, delete, insert, select
+from sqlalchemy import ColumnElement, Connection, String, any_, bindparam, delete, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from credit.features.days import EPOCH_MONTH, DayNumber, month_numbers
 from credit.features.inputs import MONTHLY, MONTHLY_TABLES, RANKS, Array, M
@@ -35,6 +36,7 @@ from credit.models import MonthlySeries
 from finance.govdata.models import data_table
 
 IN_LIST_SIZE = 2000
+ARRAY_SIZE = 20000
 DTYPE = np.dtype("<f8")
 
 # Per monthly table, its measures (in ``MONTHLY`` order), the columns they are read from,
@@ -81,21 +83,21 @@ Existing = Mapping[str, tuple[int, int, bytes]]  # uscc -> (first month index, m
 
 def pack(
     table: str,
-    usccs: Sequence[str],
+    keys: Sequence[str],
+    code: NDArray[np.intp],
     month: NDArray[np.int64],
     values: Array,
     existing: Existing | None = None,
 ) -> list[dict[str, Any]]:
-    """The series rows of ``table`` from rows of it (enterprise, month index, ``[measures,
-    rows]`` values), one per enterprise from its first month to its last; with
-    ``existing`` series of these enterprises, the rows are written over them (a month
-    of the rows replaces that month, the others stay)."""
-    if not len(usccs):
+    """The series rows of ``table`` from rows of it (the enterprise as its index in
+    ``keys``, month index, ``[measures, rows]`` values), one per enterprise of ``keys``
+    (each has rows) from its first month to its last; with ``existing`` series of these
+    enterprises, the rows are written over them (a month of the rows replaces that
+    month, the others stay)."""
+    if not len(keys):
         return []
-    uniques, code = np.unique(np.asarray(usccs, dtype=object), return_inverse=True)
-    keys: list[str] = uniques.tolist()
-    first = np.full(len(uniques), np.iinfo(np.int64).max)
-    last = np.full(len(uniques), np.iinfo(np.int64).min)
+    first = np.full(len(keys), np.iinfo(np.int64).max)
+    last = np.full(len(keys), np.iinfo(np.int64).min)
     np.minimum.at(first, code, month)
     np.maximum.at(last, code, month)
     old = [(i, existing[k]) for i, k in enumerate(keys) if k in existing] if existing else []
@@ -170,10 +172,12 @@ def refresh(connection: Connection, table: str, usccs: Iterable[str]) -> int:
         _delete(connection, table, chunk)
         if not rows:
             continue
-        keys, days, *values = zip(*rows, strict=True)
+        usccs, days, *values = zip(*rows, strict=True)
+        keys, code = np.unique(np.asarray(usccs, dtype=object), return_inverse=True)
         packed = pack(
             table,
-            keys,
+            keys.tolist(),
+            code,
             month_numbers(np.array(days, dtype=np.int64)),
             measure_values(table, dict(zip(columns, values, strict=True))),
         )
@@ -186,14 +190,18 @@ _COLUMNS = ("uscc", "category", "first_month", "months", "packed")
 
 
 def _insert(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """The rows in one executemany; on PostgreSQL through COPY (its executemany sends
-    one statement per row: a 100,000-enterprise load spent most of its refresh there)."""
+    """The rows in one executemany; on PostgreSQL through binary COPY (its executemany
+    sends one statement per row: a 100,000-enterprise load spent most of its refresh
+    there; text COPY would send the packed bytes as hex)."""
     if connection.dialect.name != "postgresql":
         connection.execute(insert(MonthlySeries), rows)
         return
     raw: Any = connection.connection.driver_connection
-    statement = f"COPY {MonthlySeries.__tablename__} ({', '.join(_COLUMNS)}) FROM STDIN"
+    statement = (
+        f"COPY {MonthlySeries.__tablename__} ({', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+    )
     with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types(["varchar", "varchar", "date", "int4", "bytea"])
         for row in rows:
             copy.write_row(tuple(row[c] for c in _COLUMNS))
 
@@ -234,13 +242,19 @@ class LoadedRows:
         usccs = np.concatenate(self.usccs)
         months = np.concatenate(self.months)
         values = np.concatenate(self.values, axis=1)
-        keys, code = np.unique(usccs, return_inverse=True)
+        # Enterprises numbered in USCC order: hashing, then sorting the distinct ones only.
+        found, uniques = pd.factorize(usccs)
+        ranks = np.empty(len(uniques), dtype=np.intp)
+        ranks[np.argsort(uniques)] = np.arange(len(uniques))
+        code = ranks[found]
+        keys = np.sort(uniques)
         order = np.argsort(code, kind="stable")
         sorted_codes = code[order]
+        size = _chunk_size(connection)
         written = 0
-        for start in range(0, len(keys), IN_LIST_SIZE):
-            chunk = [k.decode() for k in keys[start : start + IN_LIST_SIZE].tolist()]
-            low, high = np.searchsorted(sorted_codes, [start, start + IN_LIST_SIZE])
+        for start in range(0, len(keys), size):
+            chunk = [k.decode() for k in keys[start : start + size].tolist()]
+            low, high = np.searchsorted(sorted_codes, [start, start + size])
             rows = order[low:high]
             stored = connection.execute(
                 select(
@@ -248,7 +262,7 @@ class LoadedRows:
                     DayNumber(MonthlySeries.first_month),
                     MonthlySeries.months,
                     MonthlySeries.packed,
-                ).where(MonthlySeries.category == self.table, MonthlySeries.uscc.in_(chunk))
+                ).where(MonthlySeries.category == self.table, _among(connection, chunk))
             ).all()
             existing = {
                 uscc: (int(month_numbers(np.array([day]))[0]), months_, packed)
@@ -257,7 +271,8 @@ class LoadedRows:
             _delete(connection, self.table, chunk)
             packed_rows = pack(
                 self.table,
-                [chunk[c - start] for c in code[rows].tolist()],
+                chunk,
+                code[rows] - start,
                 months[rows],
                 values[:, rows],
                 existing,
@@ -267,9 +282,22 @@ class LoadedRows:
         return written
 
 
+def _chunk_size(connection: Connection) -> int:
+    return ARRAY_SIZE if connection.dialect.name == "postgresql" else IN_LIST_SIZE
+
+
+def _among(connection: Connection, usccs: list[str]) -> ColumnElement[bool]:
+    """``uscc`` is one of ``usccs``: on PostgreSQL one array parameter (psycopg parses a
+    statement's placeholders with a regular expression, which for lists of thousands cost
+    more than the statements), elsewhere an IN list."""
+    if connection.dialect.name == "postgresql":
+        return MonthlySeries.uscc == any_(bindparam("usccs", usccs, type_=ARRAY(String)))
+    return MonthlySeries.uscc.in_(usccs)
+
+
 def _delete(connection: Connection, table: str, usccs: list[str]) -> None:
     connection.execute(
-        delete(MonthlySeries).where(MonthlySeries.category == table, MonthlySeries.uscc.in_(usccs))
+        delete(MonthlySeries).where(MonthlySeries.category == table, _among(connection, usccs))
     )
 
 

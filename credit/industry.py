@@ -10,11 +10,12 @@ mean over the ``LEVEL_MONTHS`` months up to that month: positive above the usual
 negative below. A section needs ``MIN_MONTHS`` months of data before it has a value.
 
 The month's value uses data of that month and earlier only. A score as of a date uses the
-latest month before the as-of month, at most ``STALE_MONTHS`` back (a month is complete
-only once it has ended, and department data arrive with a lag); the feature is missing
-otherwise. The values are derived data kept in ``credit_industry_index``: ``refresh``
-rewrites the table from the data tables (training, rescoring and monitoring call it), and
-the online score reads one row.
+latest month before the as-of month, at most ``STALE_MONTHS`` back
+(``credit.features.catalogue``; a month is complete only once it has ended, and department
+data arrive with a lag); the feature is missing otherwise. The values are derived data
+kept in ``credit_industry_index``: ``refresh`` rewrites the table from the insured
+employees in the packed social-insurance series (``credit.features.series``; training,
+rescoring and monitoring call it), and the online score reads one row.
 """
 
 from __future__ import annotations

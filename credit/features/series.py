@@ -13,8 +13,10 @@ amounts, ranks of grades) and is used only here, when packing; reading (``credit
 .read``) unpacks the series for the online path and for batch alike.
 
 Kept current by whoever writes the category tables, inside the same transaction:
-ingestion calls ``refresh`` with the enterprises a load touched (``finance.ingestion``),
-and ``rebuild`` rewrites every series (the migration that created the table, and
+ingestion keeps a load's accepted rows in a ``LoadedRows`` and merges them over the stored
+series at the end of the load (``finance.ingestion.service``); ``refresh`` rewrites the
+series of given enterprises from the table's rows (test builders that insert rows
+directly); ``rebuild`` rewrites every series (the migration that created the table, and
 ``finance credit rebuild-series`` after rows were changed by hand).
 """
 

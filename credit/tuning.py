@@ -333,7 +333,7 @@ def check(data: TrainingSet) -> None:
         )
 
 
-def candidates(n_rows: int, bad_rate: float, seed: int) -> list[Candidate]:
+def candidates(n_rows: int, bad_rate: float, seed: int, drawn: int = DRAWN) -> list[Candidate]:
     defaults = {
         k: v
         for k, v in default_params(n_rows, bad_rate, seed).items()
@@ -350,7 +350,8 @@ def candidates(n_rows: int, bad_rate: float, seed: int) -> list[Candidate]:
         .T.tolist()
     ]
     rng = np.random.default_rng(seed)
-    for number, index in enumerate(rng.choice(len(grid), size=DRAWN, replace=False).tolist()):
+    size = min(drawn, len(grid))
+    for number, index in enumerate(rng.choice(len(grid), size=size, replace=False).tolist()):
         chosen = grid[index]
         params = {
             **chosen,
@@ -369,9 +370,11 @@ def tune(
     seed: int = 42,
     budget_seconds: float = DEFAULT_BUDGET_SECONDS,
     limit: int | None = None,
+    drawn: int = DRAWN,
 ) -> Tuning:
-    """Cross-validate the candidates (the first ``limit`` of them, when given), the
-    scorecard and their blends on the non-test rows of ``data``, and choose."""
+    """Cross-validate the candidates (the first ``limit`` of them, when given; ``drawn``
+    from the grid after the defaults, up to all of it), the scorecard and their blends on
+    the non-test rows of ``data``, and choose."""
     started = time.perf_counter()
     check(data)
     train_rows, valid_rows, _ = split(data, seed)
@@ -395,7 +398,7 @@ def tune(
         scorecard_held_out[held_rows] = card.log_odds(frame.iloc[held_rows].reset_index(drop=True))
     scorecard_aucs = [evaluate.auc(target[part], scorecard_held_out[part]) for part in held]
 
-    listed = candidates(len(rows), float(target.mean()), seed)[:limit]
+    listed = candidates(len(rows), float(target.mean()), seed, drawn)[:limit]
     tried: list[Tried] = []
     longest = 0.0
     for candidate in listed:
@@ -524,13 +527,17 @@ def _fold_run(
 
 
 def train_tuned(
-    data: TrainingSet, *, seed: int = 42, budget_seconds: float = DEFAULT_BUDGET_SECONDS
+    data: TrainingSet,
+    *,
+    seed: int = 42,
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS,
+    drawn: int = DRAWN,
 ) -> TrainResult:
     """Tune, then train the winner as ``credit.train.train`` does (its split, early
     stopping on the validation rows, calibration, the out-of-time or held-out test; a
     blend's trees are the best candidate's, its scorecard the challenger trained beside
     them); the report carries the tuning under ``tuning``."""
-    tuning = tune(data, seed=seed, budget_seconds=budget_seconds)
+    tuning = tune(data, seed=seed, budget_seconds=budget_seconds, drawn=drawn)
     best = tuning.best.candidate
     result = train(
         data,

@@ -20,7 +20,16 @@ from credit.registry import load_model, register
 from credit.scorecard import Scorecard
 from credit.scoring import explain, score_file
 from credit.train import split
-from credit.tuning import MIN_MINORITY_ROWS, Candidate, Choice, Tried, blends, choose, tune
+from credit.tuning import (
+    MIN_MINORITY_ROWS,
+    Candidate,
+    Choice,
+    Tried,
+    blends,
+    candidates,
+    choose,
+    tune,
+)
 from finance.cli.main import app
 from finance.core.errors import Invalid
 from finance.core.settings import Settings
@@ -320,3 +329,13 @@ def test_too_few_minority_rows_is_refused_before_any_training(tmp_path: Path) ->
                              bad_value="bad")  # fmt: skip
     with pytest.raises(Invalid, match="too few bad rows"):
         tune(data)
+
+
+def test_candidates_drawn_from_the_grid() -> None:
+    default = candidates(1_000, 0.3, seed=1)
+    assert [c.name for c in default[:2]] == ["default+linear", "default"]
+    assert len(default) == 2 + 10
+    assert candidates(1_000, 0.3, seed=1, drawn=10) == default
+    wider = candidates(1_000, 0.3, seed=1, drawn=10_000)
+    settings = [tuple(sorted(c.params.items())) for c in wider[2:]]
+    assert len(settings) == len(set(settings)) == 4 * 4 * 3 * 3 * 3  # the whole grid, once

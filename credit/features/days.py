@@ -58,8 +58,3 @@ def month_numbers(days: NDArray[np.int64]) -> NDArray[np.int64]:
         np.int64
     ) + np.int64(EPOCH_MONTH)
     return months
-
-
-def month_first_day(month: int) -> int:
-    """Day number of the first day of a month index."""
-    return (dt.date(month // 12, month % 12 + 1, 1) - EPOCH).days

@@ -161,14 +161,13 @@ def refresh(connection: Connection, table: str, usccs: Iterable[str]) -> int:
         return 0
     source = data_table(table)
     columns = COLUMNS_OF[table]
-    statement = select(
-        source.c.uscc, DayNumber(source.c.period), *(source.c[c] for c in columns)
-    ).where(source.c.uscc.in_(bindparam("usccs", expanding=True)))
+    statement = select(source.c.uscc, DayNumber(source.c.period), *(source.c[c] for c in columns))
     written = 0
     ordered = sorted(set(usccs))
-    for start in range(0, len(ordered), IN_LIST_SIZE):
-        chunk = ordered[start : start + IN_LIST_SIZE]
-        result = connection.execute(statement, {"usccs": chunk})
+    size = _chunk_size(connection)
+    for start in range(0, len(ordered), size):
+        chunk = ordered[start : start + size]
+        result = connection.execute(statement.where(_among(connection, source.c.uscc, chunk)))
         rows = result.cursor.fetchall()  # plain tuples: no column needs a conversion
         result.close()
         _delete(connection, table, chunk)
@@ -264,12 +263,16 @@ class LoadedRows:
                     DayNumber(MonthlySeries.first_month),
                     MonthlySeries.months,
                     MonthlySeries.packed,
-                ).where(MonthlySeries.category == self.table, _among(connection, chunk))
+                ).where(
+                    MonthlySeries.category == self.table,
+                    _among(connection, MonthlySeries.uscc, chunk),
+                )
             ).all()
-            existing = {
-                uscc: (int(month_numbers(np.array([day]))[0]), months_, packed)
-                for uscc, day, months_, packed in stored
-            }
+            existing: dict[str, tuple[int, int, bytes]] = {}
+            if stored:
+                owners, days, lengths, blobs = zip(*stored, strict=True)
+                firsts = month_numbers(np.array(days, dtype=np.int64)).tolist()
+                existing = dict(zip(owners, zip(firsts, lengths, blobs, strict=True), strict=True))
             _delete(connection, self.table, chunk)
             packed_rows = pack(
                 self.table,
@@ -288,18 +291,24 @@ def _chunk_size(connection: Connection) -> int:
     return ARRAY_SIZE if connection.dialect.name == "postgresql" else IN_LIST_SIZE
 
 
-def _among(connection: Connection, usccs: list[str]) -> ColumnElement[bool]:
-    """``uscc`` is one of ``usccs``: on PostgreSQL one array parameter (psycopg parses a
-    statement's placeholders with a regular expression, which for lists of thousands cost
-    more than the statements), elsewhere an IN list."""
+def _among(connection: Connection, column: Any, usccs: list[str]) -> ColumnElement[bool]:
+    """``column`` (a USCC column) is one of ``usccs``: on PostgreSQL one array parameter
+    (psycopg parses a statement's placeholders with a regular expression, which for lists
+    of thousands cost more than the statements), elsewhere an IN list."""
     if connection.dialect.name == "postgresql":
-        return MonthlySeries.uscc == any_(bindparam("usccs", usccs, type_=ARRAY(String)))
-    return MonthlySeries.uscc.in_(usccs)
+        condition: ColumnElement[bool] = column == any_(
+            bindparam("usccs", usccs, type_=ARRAY(String))
+        )
+        return condition
+    among: ColumnElement[bool] = column.in_(usccs)
+    return among
 
 
 def _delete(connection: Connection, table: str, usccs: list[str]) -> None:
     connection.execute(
-        delete(MonthlySeries).where(MonthlySeries.category == table, _among(connection, usccs))
+        delete(MonthlySeries).where(
+            MonthlySeries.category == table, _among(connection, MonthlySeries.uscc, usccs)
+        )
     )
 
 

@@ -7,6 +7,8 @@ result) and retries with exponential backoff when the database is unreachable or
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from typing import Any
 
 from celery import Task, shared_task
@@ -18,6 +20,7 @@ from credit.registry import active_version, load_model
 from finance.core.db import transaction
 from finance.core.settings import get_settings
 
+log = logging.getLogger("workers.credit")
 TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 RETRY: dict[str, Any] = {
     "bind": True,
@@ -52,9 +55,24 @@ def score_enterprise(
 def rescore_chunk(self: Task, as_of: str, first: str, last: str, version: str) -> int:
     """Score the enterprises in one USCC range with one model version."""
     data_dir = get_settings().resolved_data_dir
+    stages = scoring.Stages()
+    started = time.perf_counter()
     with transaction() as session:
         model = load_model(session, data_dir, version)
-        return scoring.rescore_chunk(session, model, dt.date.fromisoformat(as_of), first, last)
+        scored = scoring.rescore_chunk(
+            session, model, dt.date.fromisoformat(as_of), first, last, stages
+        )
+    wall = {stage: round(seconds, 3) for stage, seconds in stages.wall.items()}
+    log.info(
+        "rescored %d enterprises %s..%s as of %s in %.3f s (wall s by stage: %s)",
+        scored,
+        first,
+        last,
+        as_of,
+        time.perf_counter() - started,
+        ", ".join(f"{stage} {seconds}" for stage, seconds in wall.items()),
+    )
+    return scored
 
 
 @shared_task(name="credit.rescore_all", **RETRY)

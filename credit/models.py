@@ -17,7 +17,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,19 +51,19 @@ class CreditModelVersion(Base):
 
 
 class CreditScore(Base):
-    """One enterprise's score as of a date by one model version (unique, so a task that
-    runs twice writes one row)."""
+    """One enterprise's score as of a date by one model version. The key is that triple
+    (so a task that runs twice writes one row), led by the model and the date: a night's
+    rescoring appends its rows next to each other in the one index instead of scattering
+    them over an index led by the USCC, and the date's rows are counted and read by the
+    key's first two columns."""
 
     __tablename__ = "credit_scores"
-    __table_args__ = (
-        UniqueConstraint("uscc", "as_of", "model_version"),
-        Index("ix_credit_scores_model_as_of", "model_version", "as_of"),
-    )
 
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    uscc: Mapped[str] = mapped_column(ForeignKey("enterprises.uscc", ondelete="CASCADE"))
-    as_of: Mapped[dt.date] = mapped_column(Date)
-    model_version: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    uscc: Mapped[str] = mapped_column(
+        ForeignKey("enterprises.uscc", ondelete="CASCADE"), primary_key=True
+    )
     pd: Mapped[float] = mapped_column(Float)
     score: Mapped[int] = mapped_column(Integer)
     band: Mapped[str] = mapped_column(String(4))

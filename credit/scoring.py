@@ -131,7 +131,7 @@ def store(session: Session, results: list[ScoreResult]) -> None:
 def _upsert(insert: Any) -> Any:
     statement = insert(CreditScore.__table__)
     return statement.on_conflict_do_update(
-        index_elements=["uscc", "as_of", "model_version"],
+        index_elements=["model_version", "as_of", "uscc"],
         set_={
             name: statement.excluded[name]
             for name in ("pd", "score", "band", "reasons", "scored_at")

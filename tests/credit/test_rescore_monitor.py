@@ -8,14 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from credit.models import CreditScore
 from credit.monitor import flag, psi
-from credit.scoring import score_enterprise
+from credit.scoring import ScoreResult, score_enterprise, store
 from finance.cli.main import app
+from finance.core import migrate
 from finance.core.settings import Settings
 from tests.credit.builders import Province
 from tests.credit.conftest import OBSERVED_UNTIL
@@ -77,3 +78,46 @@ def test_psi_and_flags() -> None:
     assert flag(psi(even, [0.22, 0.28, 0.25, 0.25])) == "stable"
     assert flag(psi(even, [0.1, 0.2, 0.3, 0.4])) == "watch"
     assert flag(psi(even, [0.05, 0.05, 0.2, 0.7])) == "shift"
+
+
+def test_the_scores_key_migration_keeps_the_rows_both_ways(
+    engine: Engine, session: Session, province: Province
+) -> None:
+    """0600 re-keys ``credit_scores`` by (model version, date, USCC) and drops the id: the
+    rows survive the upgrade and the downgrade (which numbers them again), and the upsert
+    on the new key still leaves one row per key."""
+    results = [
+        ScoreResult(uscc, day, 0.1, 600 + i, "B", [], "v-test")
+        for i, uscc in enumerate(province.usccs[:20])
+        for day in (AS_OF, AS_OF + dt.timedelta(days=1))
+    ]
+    store(session, results)
+    session.commit()
+    keyed = {(r.model_version, r.as_of, r.uscc): r.score for r in results}
+
+    def stored() -> dict[tuple[str, dt.date, str], int]:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT model_version, as_of, uscc, score FROM credit_scores")
+            ).all()
+        return {(v, dt.date.fromisoformat(str(d)), u): s for v, d, u, s in rows}
+
+    migrate.downgrade(engine, "0590_credit_series")
+    assert stored() == keyed
+    with engine.connect() as connection:
+        ids = connection.execute(text("SELECT id FROM credit_scores")).scalars().all()
+    assert sorted(ids) == list(range(1, len(keyed) + 1))
+    migrate.upgrade(engine)
+    assert stored() == keyed
+    assert {c["name"] for c in inspect(engine).get_columns("credit_scores")} >= {"uscc", "as_of"}
+    assert "id" not in {c["name"] for c in inspect(engine).get_columns("credit_scores")}
+    assert inspect(engine).get_pk_constraint("credit_scores")["constrained_columns"] == [
+        "model_version",
+        "as_of",
+        "uscc",
+    ]
+    store(session, [ScoreResult(results[0].uscc, AS_OF, 0.2, 512, "C", [], "v-test")])
+    session.commit()
+    again = stored()
+    assert len(again) == len(keyed)
+    assert again[("v-test", AS_OF, results[0].uscc)] == 512

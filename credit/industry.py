@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from credit.features.days import DayNumber, month_numbers
 from credit.features.series import DTYPE, MEASURES_OF
 from credit.models import IndustryIndex, MonthlySeries
+from finance.core.db import refresh_statistics
 from finance.enterprises.models import Enterprise
 
 LEVEL_MONTHS = 36
@@ -124,6 +125,7 @@ def refresh(session: Session) -> int:
     if records:
         session.execute(insert(IndustryIndex), records)
     session.flush()
+    refresh_statistics(session.connection(), {IndustryIndex.__tablename__: len(values)})
     return len(values)
 
 

@@ -163,15 +163,17 @@ class Branch:
         # characters, ``psycopg._queries.MAX_CACHED_STATEMENT_LENGTH``).
         table = self.table if layout is None else self.table.alias("b")
         if self.source is Source.INDUSTRY:
-            sections = select(Enterprise.industry_section).where(
-                _restrict(Enterprise.uscc, restriction)
-            )
             key = table.c.section
-            where = [
-                key.in_(sections.scalar_subquery()),
-                table.c.period >= _INDUSTRY_FROM,
-                table.c.period < _MONTH_END,
-            ]
+            where = [table.c.period >= _INDUSTRY_FROM, table.c.period < _MONTH_END]
+            if restriction is Restriction.ONE:
+                # One enterprise: its section's months only. Many: every section's
+                # months of the window (at most 21 sections a month), which costs less
+                # than finding the sections of thousands of enterprises first: on
+                # PostgreSQL that semi-join took 15-65 ms a 5,000-enterprise chunk.
+                sections = select(Enterprise.industry_section).where(
+                    _restrict(Enterprise.uscc, restriction)
+                )
+                where.append(key.in_(sections.scalar_subquery()))
         else:
             key = table.c.uscc
             where = [_restrict(key, restriction)]

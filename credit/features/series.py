@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from credit.features.days import EPOCH_MONTH, DayNumber, month_numbers
 from credit.features.inputs import MONTHLY, MONTHLY_TABLES, RANKS, Array, M
 from credit.models import MonthlySeries
+from finance.core.db import refresh_statistics
 from finance.govdata.models import data_table
 
 IN_LIST_SIZE = 2000
@@ -324,4 +325,5 @@ def rebuild(
         written += refresh(connection, table, usccs)
         if on_progress is not None:
             on_progress(table, written)
+    refresh_statistics(connection, {MonthlySeries.__tablename__: written})
     return written

@@ -24,10 +24,13 @@ import pyarrow as pa
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from credit.features import series
+from credit.models import MonthlySeries
+from finance.core.db import refresh_statistics
 from finance.core.types import utcnow
 from finance.enterprises.models import Enterprise
 from finance.enterprises.registry import refresh_from_registration
 from finance.govdata.categories import Category, get_category
+from finance.govdata.models import data_table
 from finance.ingestion.models import BatchStatus, IngestBatch
 from finance.ingestion.readers import (
     BadLine,
@@ -339,14 +342,23 @@ class _FileLoad:
                     self.on_progress(result.rows_read, self.facts.rows_estimate)
             if pending is not None:
                 result.rows_written += pending.result()
+            series_written = 0
             if loaded is not None and result.rows_written:
-                loaded.merge(connection)
+                series_written = loaded.merge(connection)
             if bad_lines:
                 self._note(report, _bad_line_rejections(bad_lines))
                 result.rows_read += len(bad_lines)
             result.rows_rejected = self.refused_lines
             if category.creates_enterprises and result.rows_written:
                 result.enterprises_refreshed = refresh_from_registration(connection, batch_id, now)
+            refresh_statistics(
+                connection,
+                {
+                    data_table(category.name).name: result.rows_written,
+                    MonthlySeries.__tablename__: series_written,
+                    Enterprise.__tablename__: result.enterprises_refreshed,
+                },
+            )
             result.status = BatchStatus.PARTIAL if self.refused_lines else BatchStatus.LOADED
             result.reasons = dict(sorted(self.reasons.items(), key=lambda item: -item[1]))
             result.report_path = self.report if self.refused_lines else None

@@ -6,7 +6,8 @@ converted once, by its SQL type, to an Arrow array: PostgreSQL gets the arrays C
 SQLite their Python values through SQLAlchemy's insert. Ids that other rows refer to are
 drawn on PostgreSQL from the table's own sequence (``nextval``, what the column default
 would give), so the sequence is past every id COPYed and later inserts do not collide;
-on SQLite the insert returns them.
+on SQLite the insert returns them. On PostgreSQL the table's planner statistics are
+brought up to date after its COPY (``finance.core.db.refresh_statistics``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pyarrow as pa
 from sqlalchemy import JSON, Connection, Numeric, Table, text
 from sqlalchemy.types import TypeEngine
 
+from finance.core.db import refresh_statistics
 from finance.ingestion.pgcopy import PgType, copy_rows, pg_type
 
 INSERT_BATCH = 5_000  # rows per executemany on SQLite
@@ -41,6 +43,7 @@ def insert(connection: Connection, table: Table, rows: pd.DataFrame) -> None:
         return
     if connection.dialect.name == "postgresql":
         copy_rows(connection, table, _arrow(table, rows))
+        refresh_statistics(connection, {table.name: len(rows)})
         return
     for batch in _sqlite_batches(table, rows):
         connection.execute(table.insert(), batch)
@@ -53,6 +56,7 @@ def insert_returning_ids(connection: Connection, table: Table, rows: pd.DataFram
     if connection.dialect.name == "postgresql":
         ids = _next_ids(connection, table, len(rows))
         copy_rows(connection, table, _arrow(table, rows.assign(id=ids)))
+        refresh_statistics(connection, {table.name: len(rows)})
         return ids
     statement = table.insert().returning(table.c.id, sort_by_parameter_order=True)
     ids = []

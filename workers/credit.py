@@ -62,7 +62,7 @@ def rescore_chunk(self: Task, as_of: str, first: str, last: str, version: str) -
         scored = scoring.rescore_chunk(
             session, model, dt.date.fromisoformat(as_of), first, last, stages
         )
-    wall = {stage: round(seconds, 3) for stage, seconds in stages.wall.items()}
+    wall = stages.as_dict()["wall"]
     log.info(
         "rescored %d enterprises %s..%s as of %s in %.3f s (wall s by stage: %s)",
         scored,

@@ -3,8 +3,9 @@ to end (read data, features, predict with reasons, write scores), inline and fan
 to 1 and 2 ``finance worker`` processes, against LightGBM's bare batch predict on the
 same feature matrix in the same run. The inline run prints where the time goes: each
 stage's wall and CPU seconds and share (reading the rows, computing the features, PD and
-score with reasons, writing the scores), and the industry index refresh that comes
-before the chunks. Every run prints the load average and the CPU share the host stole
+score with reasons, writing the scores), and the preparation before the chunks (loading
+the model, cutting the registry into chunks; the industry index is kept current by
+ingestion). Every run prints the load average and the CPU share the host stole
 while it ran: the machine is shared.
 
 Runs on the configured database and broker (FINANCE_* settings) with its active model,
@@ -124,14 +125,14 @@ def main() -> None:
     print(f"end: {load()}; {stolen(ticks, cpu_ticks())}")
     print(f"enterprises: {rows}, chunk size {args.chunk_size}, cores {os.cpu_count()}")
     print(
-        f"{'':28}{'seconds':>9}{'ent/s':>9}{'refresh s':>11}{'scoring s':>11}{'scoring/s':>11}"
+        f"{'':28}{'seconds':>9}{'ent/s':>9}{'prepare s':>11}{'scoring s':>11}{'scoring/s':>11}"
         f"{'bare/this':>11}  machine during the run"
     )
     for label, result in results:
         rate = result["enterprises"] / result["scoring_seconds"]
         print(
             f"{label:28}{result['seconds']:9.1f}{result['per_second']:9.0f}"
-            f"{result['refresh_seconds']:11.1f}{result['scoring_seconds']:11.1f}{rate:11.0f}"
+            f"{result['prepare_seconds']:11.1f}{result['scoring_seconds']:11.1f}{rate:11.0f}"
             f"{bare_one / rate:10.0f}x  {result['machine']}"
         )
     print(

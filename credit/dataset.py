@@ -80,7 +80,7 @@ def platform_training_set(session: Session, observed_until: dt.date) -> Training
     """The loans with known outcomes and their features as of disbursement. Refreshes the
     industry index first (``credit.industry``), so the features see every month of data
     ingested."""
-    industry.refresh(session)
+    industry.refresh(session.connection())
     loans = loan_outcomes(session, observed_until)
     if loans.empty:
         raise Invalid(

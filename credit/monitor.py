@@ -102,7 +102,7 @@ def monitor(
     chunk_size: int = 5000,
     on_chunk: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    industry.refresh(session)
+    industry.refresh(session.connection())
     reference = model.meta["reference"]
     x, scores = current_population(session, model, as_of, chunk_size, on_chunk)
     score_psi = psi(reference["score"]["shares"], shares(scores, reference["score"]["edges"]))

@@ -14,8 +14,8 @@ from typing import Any
 from celery import Task, shared_task
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from credit import industry, scoring
 from credit import monitor as monitoring
+from credit import scoring
 from credit.registry import active_version, load_model
 from finance.core.db import transaction
 from finance.core.settings import get_settings
@@ -84,7 +84,6 @@ def rescore_all(self: Task, as_of: str | None = None, chunk_size: int = 5000) ->
         version = active_version(session)
         if version is None:
             return 0
-        industry.refresh(session)  # the chunks read it
         bounds = scoring.chunk_bounds(session, chunk_size)
     queue = (self.request.delivery_info or {}).get("routing_key")
     for first, last in bounds:

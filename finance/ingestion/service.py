@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from credit import industry
 from credit.features import series
 from credit.models import MonthlySeries
 from finance.core.db import refresh_statistics
@@ -63,6 +64,9 @@ class IngestResult:
     rows_rejected: int = 0
     rows_written: int = 0
     enterprises_refreshed: int = 0
+    # Rows of the industry employment index rewritten (``credit.industry``), None when
+    # the load changed none of its inputs.
+    industry_index_rows: int | None = None
     report_path: Path | None = None
     error: str | None = None
     seconds: float = 0.0
@@ -87,6 +91,7 @@ class IngestResult:
             "rows_written": self.rows_written,
             "rows_unchanged": self.rows_accepted - self.rows_written,
             "enterprises_refreshed": self.enterprises_refreshed,
+            "industry_index_rows": self.industry_index_rows,
             "report": str(self.report_path) if self.report_path else None,
             "rejection_reasons": self.reasons,
             "error": self.error,
@@ -216,6 +221,7 @@ def ingest_file(
         result.status = BatchStatus.UNREADABLE
         result.error = str(exc)
         result.rows_accepted = result.rows_written = result.enterprises_refreshed = 0
+        result.industry_index_rows = None  # rolled back with the rest
         result.report_path = None
         if report.exists() and report_path is None:
             report.unlink()
@@ -359,6 +365,13 @@ class _FileLoad:
                     Enterprise.__tablename__: result.enterprises_refreshed,
                 },
             )
+            # The industry employment index is derived from the insured employees of
+            # the social-insurance series and the enterprises' sections: rewritten here,
+            # in this transaction, whenever either changed (scoring reads it as it is).
+            if (category.name == industry.SOURCE and series_written) or (
+                result.enterprises_refreshed
+            ):
+                result.industry_index_rows = industry.refresh(connection)
             result.status = BatchStatus.PARTIAL if self.refused_lines else BatchStatus.LOADED
             result.reasons = dict(sorted(self.reasons.items(), key=lambda item: -item[1]))
             result.report_path = self.report if self.refused_lines else None

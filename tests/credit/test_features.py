@@ -234,7 +234,7 @@ def test_no_look_ahead(session: Session) -> None:
 
 def test_batch_and_single_paths_agree(session: Session) -> None:
     province = build_province(session, enterprises=60, months=30, seed=3)
-    industry.refresh(session)
+    industry.refresh(session.connection())
     dates = [dt.date(2022, 3, 1), dt.date(2023, 2, 17), dt.date(2023, 8, 31), dt.date(2024, 9, 2)]
     requests = pd.DataFrame(
         {
@@ -269,7 +269,7 @@ def test_paths_agree_on_gaps_nulls_and_ties(session: Session) -> None:
     builder = DataBuilder(session)
     uscc, bare = awkward_enterprises(builder)
     builder.flush()
-    industry.refresh(session)
+    industry.refresh(session.connection())
     dates = list(AWKWARD_DATES)
     requests = pd.DataFrame(
         {

@@ -48,7 +48,7 @@ def test_online_and_batch_agree_on_every_enterprise(
     builder = DataBuilder(session)
     awkward = awkward_enterprises(builder, number=90_000)
     builder.flush()
-    industry.refresh(session)
+    industry.refresh(session.connection())
     result = train(platform_training_set(session, OBSERVED_UNTIL), seed=1)
     data_dir = Path(settings.resolved_data_dir)
     row = register(session, result, data_dir, created_by="tests")
@@ -133,7 +133,7 @@ def test_a_blended_model_scores_online_and_in_batch_alike(
     """A model that blends the trees with the scorecard, registered and live, gives the
     same PD and reasons online, in batch and in the stored rescore, and its reasons come
     from contributions that add up to its log-odds."""
-    industry.refresh(session)
+    industry.refresh(session.connection())
     result = train(platform_training_set(session, OBSERVED_UNTIL), seed=1, scorecard_weight=0.5)
     data_dir = Path(settings.resolved_data_dir)
     row = register(session, result, data_dir, created_by="tests")

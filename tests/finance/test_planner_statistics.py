@@ -100,7 +100,7 @@ def test_ingestion_and_the_industry_refresh_analyse_what_they_wrote(
         assert _estimate(connection, "data_social_insurance") == 720
         assert _estimate(connection, "credit_series") == 120  # tax and SI, 60 each
     with db.transaction(postgresql) as session:
-        written = industry.refresh(session)
+        written = industry.refresh(session.connection())
     assert written > 0
     with postgresql.connect() as connection:
         assert _estimate(connection, "credit_industry_index") == written

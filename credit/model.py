@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from credit.linear import LinearBase
 from credit.scorecard import Scorecard
+from credit.treeshap import CompiledTrees, compile_booster
 
 Array = NDArray[np.float64]
 # Feature values by column: a data frame, or a mapping of arrays (``credit.features``).
@@ -121,6 +122,10 @@ class CreditModel:
     scorecard: Scorecard | None = None
     scorecard_weight: float = 1.0
     _codes: dict[str, dict[str, float]] = field(init=False, repr=False)
+    # The booster's TreeSHAP tables, compiled on first use (None: too deep for them).
+    _shap: tuple[lgb.Booster, CompiledTrees | None] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         if not 0.0 < self.scorecard_weight <= 1.0:
@@ -170,8 +175,8 @@ class CreditModel:
 
     def contributions(self, x: Array) -> Array:
         """Each feature's share of the raw log-odds, one column per feature plus the
-        expected value last: the trees' SHAP values (LightGBM ``pred_contrib``) plus the
-        linear base's; or the scorecard's, each feature's coefficient times its WOE with
+        expected value last: the trees' SHAP values (TreeSHAP, ``credit.treeshap``) plus
+        the linear base's; or the scorecard's, each feature's coefficient times its WOE with
         the intercept last; or for a blend the two weighted as the log-odds are."""
         if self.scorecard is None:
             return self._trees_contributions(x)
@@ -183,7 +188,15 @@ class CreditModel:
         return blended
 
     def _trees_contributions(self, x: Array) -> Array:
-        result: Array = np.asarray(self.booster.predict(x, pred_contrib=True, num_threads=1))
+        """The trees' SHAP values: from the booster's tables (``credit.treeshap``) when
+        its trees are shallow enough, else LightGBM's ``pred_contrib``."""
+        if self._shap is None or self._shap[0] is not self.booster:
+            self._shap = (self.booster, compile_booster(self.booster))
+        compiled = self._shap[1]
+        if compiled is not None:
+            result = compiled.contributions(x)
+        else:
+            result = np.asarray(self.booster.predict(x, pred_contrib=True, num_threads=1))
         if self.linear is not None:
             result = result + self.linear.contributions(x)
         return result

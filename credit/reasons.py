@@ -1,6 +1,7 @@
-"""Reason codes: the features that pushed an enterprise's PD up the most, from
-LightGBM's SHAP values (``pred_contrib``), each with a phrase in Chinese and English and
-the enterprise's value. PIPL art. 24 gives the enterprise the right to this explanation."""
+"""Reason codes: the features that pushed an enterprise's PD up the most, from the
+model's SHAP values (``CreditModel.contributions``), each with a phrase in Chinese and
+English and the enterprise's value. PIPL art. 24 gives the enterprise the right to this
+explanation."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ How it measures: every timed call scores an enterprise not scored before in the 
 (sampled without replacement), so no database page or result is warm from an earlier
 sample of the same enterprise; the first ``--warm-up`` calls (other enterprises) load
 the model and the statements and are not counted. The features-only timings use another
-disjoint set of enterprises; bare predict and ``pred_contrib`` run on those rows.
+disjoint set of enterprises; bare predict and the contributions (TreeSHAP) run on those rows.
 Wall time (``perf_counter``) gives the percentiles; CPU time (``process_time``) is shown
 beside it because the machine may be shared.
 """
@@ -100,7 +100,7 @@ def main() -> None:
             # would cost this (a round trip of its own).
             record("  live-model lookup alone", lambda: active_version(session))
             x = model.matrix(columns)
-            record("  pred_contrib (PD + reasons)", lambda x=x: model.contributions(x))
+            record("  contributions (PD + reasons)", lambda x=x: model.contributions(x))
             record(
                 "bare LightGBM predict, one row",
                 lambda x=x: model.booster.predict(x, num_threads=1),

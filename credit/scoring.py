@@ -168,6 +168,26 @@ def chunk_bounds(session: Session, size: int = DEFAULT_CHUNK) -> list[tuple[str,
     return [(usccs[i], usccs[min(i + size, len(usccs)) - 1]) for i in range(0, len(usccs), size)]
 
 
+def chunk_sizes(bounds: Sequence[tuple[str, str]], total: int, size: int) -> list[int]:
+    """How many enterprises each chunk of ``chunk_bounds(session, size)`` holds."""
+    return [min(size, total - i * size) for i in range(len(bounds))]
+
+
+def chunk_scored(session: Session, version: str, as_of: dt.date, first: str, last: str) -> bool:
+    """Whether the scores of the USCC range ``[first, last]`` by this model version as of
+    this date are stored. A chunk stores all its scores in one transaction, so one of
+    them is enough: one probe of the key's index, where counting the date's scores (how
+    the CLI followed the workers before) cost PostgreSQL up to 80 ms a poll near the end
+    of a 100,000-enterprise night, five polls a second, on the cores the workers use."""
+    probe = select(CreditScore.uscc).where(
+        CreditScore.model_version == version,
+        CreditScore.as_of == as_of,
+        CreditScore.uscc >= first,
+        CreditScore.uscc <= last,
+    )
+    return session.scalar(probe.limit(1)) is not None
+
+
 def enterprise_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Enterprise)) or 0)
 

@@ -289,7 +289,14 @@ def rescore(
 
     from credit.models import CreditScore
     from credit.registry import load_model
-    from credit.scoring import Stages, chunk_bounds, enterprise_count, rescore_chunk
+    from credit.scoring import (
+        Stages,
+        chunk_bounds,
+        chunk_scored,
+        chunk_sizes,
+        enterprise_count,
+        rescore_chunk,
+    )
     from finance.core.worker_presence import find_workers
 
     settings = get_settings()
@@ -333,21 +340,32 @@ def rescore(
                 client.send_task(
                     RESCORE_TASK, args=[day.isoformat(), first, last, version], queue=queue
                 )
+            # Followed chunk by chunk (a chunk's scores commit together): one index probe
+            # per chunk still out, then the date's scores counted once at the end.
+            pending = dict(zip(bounds, chunk_sizes(bounds, total, chunk_size), strict=True))
             deadline = time.monotonic() + timeout
-            while scored < total:
+            while pending:
                 if time.monotonic() > deadline:
-                    fail(f"workers scored {scored} of {total} in {timeout:.0f}s", as_json=as_json)
+                    fail(
+                        f"workers scored {total - sum(pending.values())} of {total}"
+                        f" in {timeout:.0f}s ({len(pending)} chunks not done)",
+                        as_json=as_json,
+                    )
                 time.sleep(0.2)
                 with transaction() as session:
-                    scored = int(
-                        session.scalar(
-                            select(func.count())
-                            .select_from(CreditScore)
-                            .where(CreditScore.as_of == day, CreditScore.model_version == version)
-                        )
-                        or 0
+                    for first, last in list(pending):
+                        if chunk_scored(session, version, day, first, last):
+                            del pending[(first, last)]
+                bar.update(task, completed=total - sum(pending.values()))
+            with transaction() as session:
+                scored = int(
+                    session.scalar(
+                        select(func.count())
+                        .select_from(CreditScore)
+                        .where(CreditScore.as_of == day, CreditScore.model_version == version)
                     )
-                bar.update(task, completed=scored)
+                    or 0
+                )
         else:
             for first, last in bounds:
                 with transaction() as session:

@@ -14,7 +14,14 @@ from typer.testing import CliRunner
 
 from credit.models import CreditScore
 from credit.monitor import flag, psi
-from credit.scoring import ScoreResult, score_enterprise, store
+from credit.scoring import (
+    ScoreResult,
+    chunk_bounds,
+    chunk_scored,
+    chunk_sizes,
+    score_enterprise,
+    store,
+)
 from finance.cli.main import app
 from finance.core import migrate
 from finance.core.settings import Settings
@@ -35,13 +42,24 @@ def _json(*args: str) -> dict[str, object]:
 def test_rescore_scores_every_enterprise_once_and_matches_online(
     settings: Settings, session: Session, province: Province
 ) -> None:
-    _json("credit", "train", "--observed-until", OBSERVED_UNTIL.isoformat(), "--promote")
+    version = str(
+        _json("credit", "train", "--observed-until", OBSERVED_UNTIL.isoformat(), "--promote")[
+            "version"
+        ]
+    )
+    bounds = chunk_bounds(session, 150)
+    assert sum(chunk_sizes(bounds, len(province.usccs), 150)) == len(province.usccs)
+    assert not any(chunk_scored(session, version, AS_OF, *chunk) for chunk in bounds)
     for _ in range(2):
         summary = _json("credit", "rescore", "--as-of", AS_OF.isoformat(), "--chunk-size", "150")
         assert summary["enterprises"] == len(province.usccs)
         assert summary["chunks"] == 3
     session.rollback()
     assert session.scalar(select(func.count()).select_from(CreditScore)) == len(province.usccs)
+    assert all(chunk_scored(session, version, AS_OF, *chunk) for chunk in bounds)
+    # Another date or another model: not scored.
+    assert not chunk_scored(session, version, AS_OF + dt.timedelta(days=1), *bounds[0])
+    assert not chunk_scored(session, "another-version", AS_OF, *bounds[0])
     for uscc in province.usccs[:25]:
         stored = session.scalar(select(CreditScore).where(CreditScore.uscc == uscc))
         assert stored is not None

@@ -22,9 +22,10 @@ the shares summed per feature. The bias column is each tree's expected value, as
 LightGBM. Values agree with ``pred_contrib`` to rounding (the tests compare both on
 every kind of split).
 
-``compile_booster`` returns None for a booster too large for this (a leaf with more than
-``MAX_UNIQUE_DEPTH`` distinct features on its path, or more than ``MAX_PAIRS`` (leaf,
-path feature) pairs in all, where the work per row grows past LightGBM's own): those are
+``compile_booster`` returns None for a booster of linear trees or of averaged trees (a
+random forest), and for one too large for the tables (a leaf with more than
+``MAX_UNIQUE_DEPTH`` distinct features on its path: ``2^d`` rows a table; or more than
+``MAX_PAIRS`` (leaf, path feature) pairs in all: the arrays grow with them): those are
 left to LightGBM, row by row. Either way a model's contributions come from one place
 (``CreditModel.contributions``), for one enterprise online and for a batch alike.
 
@@ -172,13 +173,21 @@ def compile_booster(booster: Any) -> CompiledTrees | None:
     """The tables of a LightGBM booster with one output (a binary or regression
     objective), or None when its trees are too deep for them."""
     dump = booster.dump_model()
-    if int(dump.get("num_tree_per_iteration", 1)) != 1:
+    # One output per row, trees summed (not averaged, as a random forest's are).
+    if int(dump.get("num_tree_per_iteration", 1)) != 1 or dump.get("average_output"):
         return None
     builder = _Builder(int(booster.num_feature()))
-    for tree in dump["tree_info"]:
-        if not builder.add_tree(tree["tree_structure"]):
-            return None
+    try:
+        for tree in dump["tree_info"]:
+            if not builder.add_tree(tree["tree_structure"]):
+                return None
+    except _Unsupported:
+        return None
     return builder.build()
+
+
+class _Unsupported(Exception):
+    """A tree these tables cannot hold."""
 
 
 @dataclass(slots=True)
@@ -232,6 +241,8 @@ class _Builder:
     ) -> float:
         """Collects the leaves under ``node`` with their paths; returns its count."""
         if "leaf_value" in node:
+            if "leaf_coeff" in node:  # a linear tree's leaf: a function of the row
+                raise _Unsupported
             count = float(node["leaf_count"])
             leaves.append((float(node["leaf_value"]), count, path))
             return count

@@ -169,3 +169,12 @@ def test_the_leaf_table_is_the_shapley_formula() -> None:
                 term *= np.prod([ones[k] for k in chosen]) * np.prod([zeros[k] for k in rest])
                 total += term
             assert table[pattern, j] == pytest.approx(2.0 * (ones[j] - zeros[j]) * total)
+
+
+def test_linear_trees_are_not_compiled() -> None:
+    """A linear tree's leaf is a function of the row: no table holds it (and LightGBM
+    itself refuses its SHAP values)."""
+    x, y = _data(2)
+    settings = {"objective": "binary", "linear_tree": True, "num_leaves": 4, "verbose": -1}
+    booster = lgb.train(settings, lgb.Dataset(x[:, :4], y), num_boost_round=3)
+    assert treeshap.compile_booster(booster) is None

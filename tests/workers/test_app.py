@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 
+from kombu import Queue
+from kombu.message import Message
+
 from finance.core.settings import Settings
 from workers.app import make_app
+from workers.embedded_broker import BUSY_POLL_SECONDS, POLL_SECONDS
 
 
 def test_embedded_broker_and_delivery_guarantees(settings: Settings) -> None:
@@ -17,10 +21,24 @@ def test_embedded_broker_and_delivery_guarantees(settings: Settings) -> None:
     # No forking pool: OpenMP (LightGBM) does not survive fork.
     assert app.conf.worker_pool == "threads"
     assert os.environ["OMP_NUM_THREADS"] == "1"
-    # A worker whose threads are busy polls again within a tenth of a second, not kombu's
-    # default second (which held a two-thread worker to two tasks a second).
-    with app.connection_for_read() as connection:
-        assert connection.transport.polling_interval == 0.1
+    # A waiting worker polls within a tenth of a second, not kombu's default second
+    # (which held a two-thread worker to two tasks a second); one whose task slots are all
+    # taken checks them every hundredth, so a slot set free is filled at once.
+    with app.connection_for_write() as connection:
+        transport = connection.transport
+        assert transport.polling_interval == POLL_SECONDS == 0.1
+        queue = Queue("probe", routing_key="probe")
+        connection.Producer().publish({"n": 1}, routing_key="probe", declare=[queue])
+        taken: list[Message] = []
+        with connection.Consumer(
+            queue, callbacks=[lambda _body, message: taken.append(message)], prefetch_count=1
+        ):
+            assert transport.polling_interval == POLL_SECONDS  # a slot free
+            connection.drain_events(timeout=5)
+            assert len(taken) == 1
+            assert transport.polling_interval == BUSY_POLL_SECONDS == 0.01  # none free
+            taken[0].ack()
+            assert transport.polling_interval == POLL_SECONDS
 
 
 def test_broker_by_url_and_nightly_schedule(settings: Settings) -> None:

@@ -171,7 +171,8 @@ class CompiledTrees:
 
 def compile_booster(booster: Any) -> CompiledTrees | None:
     """The tables of a LightGBM booster with one output (a binary or regression
-    objective), or None when its trees are too deep for them."""
+    objective), or None for a booster they do not hold (linear or averaged trees, or
+    trees too deep or too many: see the module)."""
     dump = booster.dump_model()
     # One output per row, trees summed (not averaged, as a random forest's are).
     if int(dump.get("num_tree_per_iteration", 1)) != 1 or dump.get("average_output"):

@@ -19,7 +19,6 @@ from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from credit import industry
 from credit.features import APPLICATION_FEATURES, CATEGORICAL, FEATURES, batch_features
 from credit.train import TrainingSet
 from finance.core.errors import Invalid
@@ -77,10 +76,8 @@ def loan_outcomes(session: Session, observed_until: dt.date) -> pd.DataFrame:
 
 
 def platform_training_set(session: Session, observed_until: dt.date) -> TrainingSet:
-    """The loans with known outcomes and their features as of disbursement. Refreshes the
-    industry index first (``credit.industry``), so the features see every month of data
-    ingested."""
-    industry.refresh(session.connection())
+    """The loans with known outcomes and their features as of disbursement (the industry
+    index as ingestion keeps it: ``credit.industry``)."""
     loans = loan_outcomes(session, observed_until)
     if loans.empty:
         raise Invalid(

@@ -18,9 +18,8 @@ employees in the packed social-insurance series (``credit.features.series``). Li
 series, the index is kept current where its inputs change, in the same transaction:
 ingestion refreshes it after writing social-insurance rows or registration records (an
 enterprise's section), and ``finance credit rebuild-series`` after rewriting the series.
-Rescoring reads it as it stands (a night's rescoring of 100,000 enterprises spent 1.7 s
-of its 11 refreshing an index nothing had changed); training and monitoring refresh it
-first, as a check that costs little beside them.
+Scoring, training and monitoring read it as it stands (a night's rescoring of 100,000
+enterprises spent 1.7 s of its 11 refreshing an index nothing had changed).
 """
 
 from __future__ import annotations

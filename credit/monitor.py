@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credit import evaluate, industry
+from credit import evaluate
 from credit.dataset import loan_outcomes
 from credit.features import batch_features
 from credit.model import CreditModel
@@ -102,7 +102,6 @@ def monitor(
     chunk_size: int = 5000,
     on_chunk: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    industry.refresh(session.connection())
     reference = model.meta["reference"]
     x, scores = current_population(session, model, as_of, chunk_size, on_chunk)
     score_psi = psi(reference["score"]["shares"], shares(scores, reference["score"]["edges"]))

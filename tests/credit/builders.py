@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from credit import industry
 from credit.features import series
 from finance.enterprises.models import Enterprise
 from finance.govdata.categories import REGISTRY
@@ -115,11 +116,15 @@ class DataBuilder:
         self._pending.setdefault(category, []).append(record)
 
     def flush(self) -> None:
+        added = bool(self.session.new)  # enterprises (or other rows) not written yet
         self.session.flush()
         for category, records in self._pending.items():
             self.session.execute(insert(data_table(category)), records)
             # As ingestion does: the packed monthly series the features read.
             series.refresh(self.session.connection(), category, {r["uscc"] for r in records})
+        # As ingestion does: the industry index, after its inputs changed.
+        if added or industry.SOURCE in self._pending:
+            industry.refresh(self.session.connection())
         self._pending.clear()
         self.session.flush()
 

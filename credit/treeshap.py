@@ -239,14 +239,14 @@ class _Builder:
         node: dict[str, Any],
         path: list[tuple[int, bool, float]],
         leaves: list[tuple[float, float, list[tuple[int, bool, float]]]],
-    ) -> float:
-        """Collects the leaves under ``node`` with their paths; returns its count."""
+    ) -> None:
+        """Collects the leaves under ``node`` with their values, counts and paths."""
         if "leaf_value" in node:
             if "leaf_coeff" in node:  # a linear tree's leaf: a function of the row
                 raise _Unsupported
             count = float(node["leaf_count"])
             leaves.append((float(node["leaf_value"]), count, path))
-            return count
+            return
         categorical = node["decision_type"] == "=="
         threshold = node["threshold"]
         split = _Split(
@@ -268,7 +268,6 @@ class _Builder:
             child_count = _count(child)
             fraction = child_count / split.count
             self._walk(child, [*path, (index, goes_left, fraction)], leaves)
-        return split.count
 
     def build(self) -> CompiledTrees:
         numeric = [i for i, s in enumerate(self.splits) if not s.categorical]

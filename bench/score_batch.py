@@ -108,7 +108,9 @@ def bare_rate(chunk_size: int, as_of: dt.date) -> tuple[int, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--chunk-size", type=int, default=5000)
-    parser.add_argument("--workers", default="1,2")
+    parser.add_argument(
+        "--workers", default="1,2", help='worker counts, e.g. 1,2 ("": inline only)'
+    )
     parser.add_argument("--as-of", default=dt.datetime.now(dt.UTC).date().isoformat())
     args = parser.parse_args()
     base = dt.date.fromisoformat(args.as_of)
@@ -116,7 +118,7 @@ def main() -> None:
     ticks = cpu_ticks()
     results: list[tuple[str, dict[str, Any]]] = []
     results.append(("inline (the CLI process)", rescore(base, args.chunk_size, workers=False)))
-    for offset, count in enumerate(int(c) for c in args.workers.split(",")):
+    for offset, count in enumerate(int(c) for c in args.workers.split(",") if c):
         day = base - dt.timedelta(days=offset + 1)
         results.append((f"{count} worker process(es)", with_workers(count, day, args.chunk_size)))
     bare_ticks = cpu_ticks()

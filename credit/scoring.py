@@ -14,11 +14,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+import pyarrow as pa
+from psycopg.errors import UniqueViolation
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,12 +34,18 @@ from credit.model import Columns, CreditModel
 from credit.models import CreditScore
 from credit.reasons import adverse_reasons
 from credit.registry import ACTIVE_VERSION, live_model
+from finance.core.db import json_text
 from finance.core.errors import NotFound
 from finance.core.gc_pause import cyclic_gc_paused
+from finance.core.pgcopy import copy_rows
 from finance.core.types import utcnow
 from finance.enterprises.models import Enterprise
 
 DEFAULT_CHUNK = 5000
+# Scores written by COPY on PostgreSQL from this many at once: fewer (one enterprise
+# online) go by the upsert, whose one statement costs less than a savepoint and a COPY.
+COPY_FROM = 100
+_SCORES = cast(Table, CreditScore.__table__)
 UNREGISTERED = "unregistered"  # a model used straight from training, before the registry
 
 
@@ -106,12 +114,16 @@ def score_features(
 
 def store(session: Session, results: list[ScoreResult]) -> None:
     """Write scores, replacing any earlier score of the same enterprise, date and model
-    (so re-running a task or a chunk leaves one row). One executemany of an upsert."""
+    (so re-running a task or a chunk leaves one row). One executemany of an upsert; on
+    PostgreSQL, a chunk's worth of scores none of which is stored yet (the nightly case)
+    is COPYed instead."""
     if not results:
         return
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = utcnow()
+    if dialect == "postgresql" and len(results) >= COPY_FROM and _copied(session, results, now):
+        return
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     rows = [
         {
             "uscc": r.uscc,
@@ -126,6 +138,30 @@ def store(session: Session, results: list[ScoreResult]) -> None:
         for r in results
     ]
     session.connection().execute(_upsert(insert), rows)
+
+
+def _copied(session: Session, results: list[ScoreResult], now: dt.datetime) -> bool:
+    """COPY the scores in binary (``finance.core.pgcopy``), in a savepoint: True if they
+    were written, False (nothing written) if one of them is stored already (a chunk run
+    again, or redelivered while it ran), which the upsert then replaces. The server
+    writes the rows in about half the CPU of the upsert's (no statement to parse, no
+    conflict check per row), and the client encodes whole columns at once."""
+    columns = {
+        "model_version": pa.array([r.model_version for r in results], pa.string()),
+        "as_of": pa.array([r.as_of for r in results], pa.date32()),
+        "uscc": pa.array([r.uscc for r in results], pa.string()),
+        "pd": pa.array([r.pd for r in results], pa.float64()),
+        "score": pa.array([r.score for r in results], pa.int32()),
+        "band": pa.array([r.band for r in results], pa.string()),
+        "reasons": pa.array([json_text(r.reasons) for r in results], pa.string()),
+        "scored_at": pa.array([now] * len(results), pa.timestamp("us", tz="UTC")),
+    }
+    try:
+        with session.begin_nested():
+            copy_rows(session.connection(), _SCORES, pa.table(columns))
+    except UniqueViolation:
+        return False
+    return True
 
 
 @functools.cache

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pydantic_core
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -34,6 +35,16 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def json_text(value: Any) -> str:
+    """The text a JSON column's value is stored as (every engine's ``json_serializer``,
+    and the bulk writers' COPY): compact, with non-ASCII characters as UTF-8 rather than
+    ``\\u`` escapes (a credit score's Chinese reasons take half the bytes), encoded by
+    pydantic-core (a score's reasons in a third of ``json.dumps``'s CPU). Read back, the
+    value is what ``json.dumps`` would have stored; unlike it, dates and decimals are
+    written as strings instead of refused."""
+    return pydantic_core.to_json(value).decode()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -66,12 +77,21 @@ def make_engine(url: str, *, connections: int | None = None, autocommit: bool = 
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False}, json_serializer=json_text, **pool
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if connections is None:
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **pool)
-    return create_engine(url, **pool)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            json_serializer=json_text,
+            **pool,
+        )
+    return create_engine(url, json_serializer=json_text, **pool)
 
 
 @lru_cache(maxsize=8)

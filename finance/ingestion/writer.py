@@ -1,6 +1,6 @@
 """Bulk upsert of validated rows into a category table, inside the caller's transaction.
 
-PostgreSQL: the chunk is encoded in COPY's binary format (``finance.ingestion.pgcopy``)
+PostgreSQL: the chunk is encoded in COPY's binary format (``finance.core.pgcopy``)
 and first COPYed straight into the table inside a savepoint. When none of its keys is in
 the table yet (a first load, or a new month for known enterprises) that is the whole
 write. When the primary key refuses a row, the savepoint is rolled back and the chunk goes
@@ -27,9 +27,9 @@ import pyarrow as pa
 from psycopg import errors as pg_errors
 from sqlalchemy import Connection, Table
 
+from finance.core.pgcopy import copy_statement, encode, pg_type
 from finance.govdata.categories import Category, Kind
 from finance.govdata.models import data_table
-from finance.ingestion.pgcopy import copy_statement, encode, pg_type
 
 LINEAGE = ("source_department", "batch_id", "ingested_at", "as_of_date")
 

@@ -1,5 +1,5 @@
 """Bulk insert of the synthetic loan book's rows: binary COPY on PostgreSQL (the ingestion
-writer's encoder and COPY, ``finance.ingestion.pgcopy``), Core executemany on SQLite.
+writer's encoder and COPY, ``finance.core.pgcopy``), Core executemany on SQLite.
 
 The rows come as a data frame whose columns are named after the table's. Each column is
 converted once, by its SQL type, to an Arrow array: PostgreSQL gets the arrays COPYed,
@@ -12,7 +12,6 @@ brought up to date after its COPY (``finance.core.db.refresh_statistics``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,8 +20,8 @@ import pyarrow as pa
 from sqlalchemy import JSON, Connection, Numeric, Table, text
 from sqlalchemy.types import TypeEngine
 
-from finance.core.db import refresh_statistics
-from finance.ingestion.pgcopy import PgType, copy_rows, pg_type
+from finance.core.db import json_text, refresh_statistics
+from finance.core.pgcopy import PgType, copy_rows, pg_type
 
 INSERT_BATCH = 5_000  # rows per executemany on SQLite
 
@@ -80,8 +79,8 @@ def _array(sql_type: TypeEngine[Any], values: pd.Series) -> pa.Array:
     """One column as Arrow, in the type its SQL type is written from."""
     kind = pg_type(sql_type)
     if kind is PgType.TEXT and isinstance(sql_type, JSON):
-        # What SQLAlchemy's JSON type would send (json.dumps), stored verbatim by json.
-        return pa.array([None if v is None else json.dumps(v) for v in values], pa.string())
+        # What SQLAlchemy's JSON type would send (the engines' serializer), stored verbatim.
+        return pa.array([None if v is None else json_text(v) for v in values], pa.string())
     if kind is PgType.NUMERIC:
         assert isinstance(sql_type, Numeric)
         if sql_type.precision is None or sql_type.scale is None:

@@ -8,13 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, event, func, inspect, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from credit.models import CreditScore
 from credit.monitor import flag, psi
 from credit.scoring import (
+    COPY_FROM,
     ScoreResult,
     chunk_bounds,
     chunk_scored,
@@ -67,6 +68,51 @@ def test_rescore_scores_every_enterprise_once_and_matches_online(
         assert stored.score == online.score
         assert stored.pd == pytest.approx(online.pd, rel=1e-12)
         assert [r["feature"] for r in stored.reasons] == [r["feature"] for r in online.reasons]
+
+
+def test_store_writes_one_row_per_key_whether_copied_or_upserted(
+    engine: Engine, session: Session, province: Province
+) -> None:
+    """A chunk's scores none of which is stored are COPYed on PostgreSQL (no INSERT goes
+    through SQLAlchemy); a chunk one of whose scores is stored already (written again, or
+    redelivered while it ran) is upserted, replacing them, with the new ones added: one
+    row per key either way, values as given, the reasons' Chinese phrases and missing
+    values intact."""
+    usccs = province.usccs[: 2 * COPY_FROM]
+    reasons = [{"feature": "age_years", "zh": "企业成立时间短", "en": "young", "value": None}]
+    inserts: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO CREDIT_SCORES"):
+            inserts.append(statement)
+
+    def results(score: int, chosen: list[str]) -> list[ScoreResult]:
+        return [
+            ScoreResult(u, AS_OF, 0.1, score + i, "B", reasons, "v-copy")
+            for i, u in enumerate(chosen)
+        ]
+
+    copies = engine.dialect.name == "postgresql"
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        store(session, results(600, usccs[:COPY_FROM]))
+        session.commit()
+        assert len(inserts) == (0 if copies else 1)
+        store(session, results(700, usccs[COPY_FROM - 10 :]))  # ten stored before
+        session.commit()
+        assert len(inserts) == (1 if copies else 2)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    rows = {
+        r.uscc: r
+        for r in session.scalars(select(CreditScore).where(CreditScore.model_version == "v-copy"))
+    }
+    assert sorted(rows) == sorted(usccs)
+    for i, uscc in enumerate(usccs):
+        expected = 600 + i if i < COPY_FROM - 10 else 700 + i - (COPY_FROM - 10)
+        assert rows[uscc].score == expected
+        assert rows[uscc].reasons == reasons
+        assert rows[uscc].scored_at.tzinfo is not None
 
 
 def test_monitor_writes_a_report(settings: Settings, province: Province) -> None:

@@ -27,9 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from finance.core.pgcopy import PgType, encode, pg_type
 from finance.govdata.categories import get_category
 from finance.govdata.models import data_table
-from finance.ingestion.pgcopy import PgType, encode, pg_type
 from finance.ingestion.validation import validate_chunk
 from finance.ingestion.writer import CategoryWriter
 from tests.builders import months, registration_row, tax_row, uscc

@@ -1,5 +1,6 @@
 """PostgreSQL's binary COPY format, encoded from typed Arrow columns with numpy, and the
-COPY of such rows into a table (the ingestion writer's and the synthetic loan book's).
+COPY of such rows into a table (the ingestion writer's, the synthetic loan book's and
+the nightly credit scores').
 
 The format is the one described in the PostgreSQL manual, COPY, "Binary Format": an
 11-byte signature, a flags field and a header-extension length, then per row a 16-bit

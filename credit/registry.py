@@ -170,6 +170,17 @@ class ModelCache:
 CACHE = ModelCache()
 
 
+def warm(session: Session, data_dir: Path) -> str | None:
+    """Load the live model into this process's cache and prepare it for scoring, so the
+    first score or chunk after a worker starts does not pay for it (about a quarter of a
+    second for the platform's model); the live version, or None when none is live."""
+    live = active_version(session)
+    if live is None:
+        return None
+    live_model(data_dir, live).prepare()
+    return live
+
+
 def load_model(session: Session, data_dir: Path, version: str = "active") -> CreditModel:
     """The model of ``version``, or the live one for ``"active"``."""
     if version == "active":

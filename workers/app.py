@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -35,7 +36,7 @@ from celery import Celery, bootsteps
 from celery.schedules import crontab
 
 from finance.core import outbox
-from finance.core.db import get_engine
+from finance.core.db import get_engine, transaction
 from finance.core.settings import Settings, get_settings
 from finance.core.worker_presence import HEARTBEAT_SECONDS, remove_heartbeat, write_heartbeat
 from workers import embedded_broker
@@ -110,6 +111,33 @@ def outbox_step(settings: Settings) -> type[bootsteps.StartStopStep]:
     return OutboxRelay
 
 
+def model_warm_step(settings: Settings) -> type[bootsteps.StartStopStep]:
+    """A worker step that loads and prepares the live credit model in the background as
+    the worker starts (``credit.registry.warm``): the first decision of the 310 flow, or
+    the first chunk of a night, would otherwise wait about a quarter of a second for it.
+    Tasks are taken meanwhile; one that needs the model before it is ready loads it
+    itself. A worker whose database is unreachable or that has no live model starts all
+    the same."""
+
+    class ModelWarm(bootsteps.StartStopStep):  # type: ignore[misc]
+        def start(self, worker: Any) -> None:
+            threading.Thread(target=self.warm, name="model-warm", daemon=True).start()
+
+        def warm(self) -> None:
+            from credit.registry import warm  # the model's libraries: in workers only
+
+            log = logging.getLogger("workers.credit")
+            try:
+                with transaction(get_engine(settings)) as session:
+                    version = warm(session, settings.resolved_data_dir)
+            except Exception:  # the first task that needs the model loads it, or says why
+                log.warning("could not load the live credit model ahead", exc_info=True)
+                return
+            log.info("live credit model %s loaded", version or "(none)")
+
+    return ModelWarm
+
+
 def make_app(settings: Settings | None = None) -> Celery:
     settings = settings or get_settings()
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
@@ -174,6 +202,7 @@ def make_app(settings: Settings | None = None) -> Celery:
     )
     celery.steps["worker"].add(heartbeat_step(settings.resolved_data_dir))
     celery.steps["worker"].add(outbox_step(settings))
+    celery.steps["worker"].add(model_warm_step(settings))
     return celery
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ from typer.testing import CliRunner
 
 from credit.dataset import platform_training_set
 from credit.models import CreditScore
-from credit.registry import active_version, promote, register
+from credit.registry import CACHE, active_version, promote, register, warm
 from credit.train import train
 from finance.cli.main import app
 from finance.core.settings import Settings
@@ -36,6 +37,7 @@ from finance.core.worker_presence import (
 )
 from tests.credit.builders import Province, build_province
 from tests.workers.conftest import FINANCE
+from workers.app import model_warm_step
 
 AS_OF = dt.date(2025, 2, 1)
 
@@ -142,6 +144,34 @@ def test_rescore_scores_inline_when_no_worker_runs(
     session.rollback()
     assert session.scalar(select(func.count()).select_from(CreditScore)) == len(live_model.usccs)
     assert time.monotonic() - started < 60
+
+
+def test_a_starting_worker_prepares_the_live_model_ahead(
+    settings: Settings, session: Session, live_model: Province, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker step loads the live model into the process's cache with its TreeSHAP
+    tables built, so the first task does not wait for them; without a reachable database
+    it says so and the worker starts all the same."""
+    version = active_version(session)
+    assert version is not None
+    step = model_warm_step(settings)(None)
+    with caplog.at_level(logging.INFO, logger="workers.credit"):
+        step.warm()
+    assert f"live credit model {version} loaded" in caplog.text
+    model = CACHE.get(settings.resolved_data_dir, version)
+    assert model._shap is not None
+    assert model._shap[0] is model.booster
+    caplog.clear()
+    unreachable = settings.model_copy(
+        update={"database_url": "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1"}
+    )
+    with caplog.at_level(logging.INFO, logger="workers.credit"):
+        model_warm_step(unreachable)(None).warm()
+    assert "could not load the live credit model ahead" in caplog.text
+
+
+def test_warming_without_a_live_model_loads_nothing(settings: Settings, session: Session) -> None:
+    assert warm(session, settings.resolved_data_dir) is None
 
 
 def test_a_stale_or_other_queue_heartbeat_is_no_worker(tmp_path: Path) -> None:

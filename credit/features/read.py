@@ -64,6 +64,7 @@ from credit.features.inputs import (
 )
 from credit.features.series import unpack_into
 from credit.models import IndustryIndex, MonthlySeries
+from finance.core.db import BINARY_RESULTS
 from finance.core.gc_pause import cyclic_gc_paused
 from finance.enterprises.models import Enterprise
 from finance.govdata.models import data_table
@@ -373,13 +374,18 @@ def read_also(
         return decode(requests, branch_rows), extra
 
 
+_BINARY = {BINARY_RESULTS: True}
+
+
 def _fetch(connection: Connection, statement: Any, parameters: dict[str, Any]) -> list[Any]:
     """The statement's rows as the driver's tuples. SQLAlchemy compiles and executes it
     (and converts the parameters); its result rows are skipped because no column needs
     a result conversion here (integers, day numbers, floats, text), and wrapping a
     chunk's few hundred thousand rows in ``Row`` objects and taking them apart again cost
-    about as much CPU as reading them."""
-    result = connection.execute(statement, parameters)
+    about as much CPU as reading them. On PostgreSQL the rows come in the binary format
+    (``finance.core.db.BINARY_RESULTS``: the same values, without printing and parsing
+    them as text)."""
+    result = connection.execute(statement, parameters, execution_options=_BINARY)
     try:
         rows = list(result.cursor.fetchall())
     finally:

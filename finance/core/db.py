@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pydantic_core
+from psycopg import pq
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -83,15 +84,32 @@ def make_engine(url: str, *, connections: int | None = None, autocommit: bool = 
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if connections is None:
-        return create_engine(
-            url,
-            pool_pre_ping=True,
-            pool_size=10,
-            max_overflow=20,
-            json_serializer=json_text,
-            **pool,
-        )
-    return create_engine(url, json_serializer=json_text, **pool)
+        pool |= {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    engine = create_engine(url, json_serializer=json_text, **pool)
+    event.listen(engine, "before_cursor_execute", _binary_results)
+    return engine
+
+
+# An execution option: the statement's rows come back from PostgreSQL in the binary
+# format instead of text. For readers that take the driver's rows as they are (the credit
+# features' batch read): psycopg gives the same Python values either way, but the server
+# no longer writes, nor the client parses, every value as text (a ``bytea`` doubles in
+# hex). Measured on the credit series of 40,000 enterprises: client 16 -> 9.4 µs and
+# server 16 -> 11 µs of CPU an enterprise. SQLAlchemy still compiles the statement and
+# processes its parameters; results it would convert itself are not for this option.
+BINARY_RESULTS = "binary_results"
+
+
+def _binary_results(
+    _conn: Connection,
+    cursor: Any,
+    _statement: str,
+    _parameters: Any,
+    context: Any,
+    _executemany: bool,
+) -> None:
+    if context is not None and context.execution_options.get(BINARY_RESULTS):
+        cursor.format = pq.Format.BINARY
 
 
 @lru_cache(maxsize=8)

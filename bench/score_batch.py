@@ -47,7 +47,7 @@ FINANCE = str(Path(sys.executable).with_name("finance"))
 
 def rescore(as_of: dt.date, chunk_size: int, workers: bool) -> dict[str, Any]:
     # Scores of this date from an earlier run of the bench would count as done at once
-    # (the CLI follows the workers by counting the date's scores): start from none.
+    # (the CLI follows the workers by probing each chunk's scores): start from none.
     with session_factory()() as session, session.begin():
         session.execute(delete(CreditScore).where(CreditScore.as_of == as_of))
     # The deleted rows are the bench's own, which a real night never leaves: on PostgreSQL

@@ -94,7 +94,7 @@ def make_engine(url: str, *, connections: int | None = None, autocommit: bool = 
 # format instead of text. For readers that take the driver's rows as they are (the credit
 # features' batch read): psycopg gives the same Python values either way, but the server
 # no longer writes, nor the client parses, every value as text (a ``bytea`` doubles in
-# hex). Measured on the credit series of 40,000 enterprises: client 16 -> 9.4 µs and
+# hex). Measured on the feature reads of 40,000 enterprises: client 16 -> 9.4 µs and
 # server 16 -> 11 µs of CPU an enterprise. SQLAlchemy still compiles the statement and
 # processes its parameters; results it would convert itself are not for this option.
 BINARY_RESULTS = "binary_results"
